@@ -1,0 +1,186 @@
+/**
+ * Governor's domain types: what an agent asks for (Action), who asks (Principal),
+ * what it would do (Impact) and what Governor answers (Verdict, Decision).
+ * Pure data, no behaviour; every other layer speaks these.
+ */
+
+/** The four answers Governor gives. */
+export type Verdict = 'allow' | 'modify' | 'pending' | 'deny';
+
+/** Risk tiers: low proceeds, medium waits out a veto window, high waits for approval. */
+export type Tier = 'low' | 'medium' | 'high';
+
+/** A rule is either enforced or only evaluated and recorded (shadow). */
+export type RuleMode = 'enforce' | 'shadow';
+
+/** A resource an action touches; `fraction` or `count` says how much of it. */
+export interface Target {
+  readonly kind: string;
+  readonly id: string;
+  /** Share of the resource's replicas the action touches, in (0, 1]. */
+  readonly fraction?: number;
+  /** Number of replicas the action touches. */
+  readonly count?: number;
+}
+
+/** The inverse of a reversible action: the tool call that undoes it. */
+export interface Inverse {
+  readonly tool: string;
+  readonly params?: Readonly<Record<string, unknown>>;
+}
+
+/** What an agent asks to do, as it reaches `decide` after normalization. */
+export interface Action {
+  readonly tool: string;
+  readonly operation?: string;
+  readonly environment: string;
+  readonly targets?: readonly Target[];
+  readonly endpoints?: readonly string[];
+  readonly params?: Readonly<Record<string, unknown>>;
+  readonly sql?: string;
+  readonly reversible?: boolean;
+  readonly inverse?: Inverse;
+  readonly taskId?: string;
+  readonly intent?: string;
+  readonly idempotencyKey?: string;
+}
+
+/** A verified identity: which agent, which running instance, in what role, session and task. */
+export interface Principal {
+  readonly agent: string;
+  readonly instance: string;
+  readonly role: string;
+  readonly session: string;
+  readonly task?: string;
+}
+
+/** One resource in the predicted blast radius. */
+export interface ResourceImpact {
+  readonly kind: string;
+  readonly id: string;
+  readonly environment: string;
+  /** The resource is a target (direct) or depends on one (dependent). */
+  readonly relation: 'target' | 'dependent';
+  readonly replicas: number;
+  readonly affectedReplicas: number;
+  /** Share of the resource's replicas affected, in [0, 1]. */
+  readonly fraction: number;
+  /** The resource's share of its environment's traffic. */
+  readonly traffic: number;
+  /** traffic × fraction: the share of the environment's traffic exposed through this resource. */
+  readonly trafficFraction: number;
+}
+
+/** An endpoint as Governor understood it. */
+export interface EndpointImpact {
+  readonly input: string;
+  /** Canonical host (lower-case ASCII, no trailing dot; IPs in canonical text form), or null when unparseable. */
+  readonly host: string | null;
+  readonly port: number | null;
+  /** The zone the endpoint falls in, or null: outside every zone. */
+  readonly zone: string | null;
+  /** The environment the zone belongs to, if any. */
+  readonly zoneEnvironment: string | null;
+}
+
+/** The predicted consequences of an action. `known: false` counts as over every ceiling. */
+export interface Impact {
+  readonly known: boolean;
+  /** Why the impact is unknown (targets not in the inventory, a missing target argument, ...). */
+  readonly unknown: readonly string[];
+  /** Replicas the action touches directly. */
+  readonly replicas: number;
+  /** Share of the environment's traffic served by the touched replicas. */
+  readonly trafficFraction: number;
+  /** Share of traffic exposed through direct targets and their transitive dependents. */
+  readonly totalTrafficFraction: number;
+  /** Services that depend, directly or transitively, on a target. */
+  readonly dependents: readonly string[];
+  readonly reversible: boolean;
+  /** Why the action counts as irreversible, when it does. */
+  readonly irreversibleBecause?: string;
+  readonly inverse?: Inverse;
+  readonly resources: readonly ResourceImpact[];
+  readonly endpoints: readonly EndpointImpact[];
+}
+
+/** The primitive kinds a rule may use. */
+export type Primitive =
+  | 'allow'
+  | 'deny'
+  | 'blast-radius'
+  | 'network-boundary'
+  | 'reversible-by-default'
+  | 'identity-binding'
+  | 'risk-tier'
+  | 'default';
+
+/** Why a verdict is what it is. Every reason names its rule and primitive. */
+export interface Reason {
+  readonly rule: string;
+  readonly primitive: Primitive;
+  readonly message: string;
+  /** The verdict this reason pushes towards. */
+  readonly effect: RuleEffect;
+  /** Shadow reasons were evaluated and recorded but not enforced. */
+  readonly mode: RuleMode;
+  /** Machine-readable code for deny reasons (e.g. UNKNOWN_IMPACT, ZONE_NOT_PERMITTED). */
+  readonly code?: string;
+  readonly tier?: Tier;
+}
+
+/** What one rule says about one action. */
+export type RuleEffect = 'allow' | 'deny' | 'modify' | 'approve';
+
+/** What an approval must state when the action is held. */
+export interface ApprovalRequirement {
+  readonly tier: Tier;
+  /** The action cannot be undone; an approval must acknowledge it. */
+  readonly irreversible: boolean;
+  /** The rules that asked for the approval. */
+  readonly rules: readonly string[];
+}
+
+/** The pure result of evaluating a policy against one action. */
+export interface Evaluation {
+  readonly verdict: Verdict;
+  /** The action as it may run: the input, or its bounded modification. */
+  readonly action: Action;
+  /** The impact of `action` (re-predicted after a modification). */
+  readonly impact: Impact;
+  /** Enforced reasons, in rule order. */
+  readonly reasons: readonly Reason[];
+  /** Reasons from shadow rules and the verdict enforcing them would have produced. */
+  readonly shadow: { readonly verdict: Verdict; readonly reasons: readonly Reason[] };
+  readonly approval?: ApprovalRequirement;
+}
+
+/** A recorded decision, as the API returns it. */
+export interface Decision {
+  readonly id: string;
+  readonly verdict: Verdict;
+  /** Where a decision stands now; a pending decision is later approved, denied or expired. */
+  readonly state: DecisionState;
+  readonly action: Action;
+  /** The action as the agent asked for it, when a modification changed it. */
+  readonly requestedAction?: Action;
+  readonly impact: Impact;
+  readonly reasons: readonly Reason[];
+  readonly shadow: { readonly verdict: Verdict; readonly reasons: readonly Reason[] };
+  readonly approval?: ApprovalRequirement;
+  readonly principal: Principal;
+  readonly policy: { readonly digest: string };
+  readonly createdAt: string;
+  readonly outcome?: Outcome;
+  readonly audit?: { readonly index: number; readonly leafHash: string };
+}
+
+/** A decision's lifecycle state. */
+export type DecisionState = 'allowed' | 'denied' | 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled';
+
+/** What the agent reports after running (or not running) an action. */
+export interface Outcome {
+  readonly status: 'succeeded' | 'failed';
+  readonly detail?: unknown;
+  readonly at: string;
+}
