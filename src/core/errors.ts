@@ -52,6 +52,8 @@ export type ParseResult<T> = { readonly ok: true; readonly value: T } | { readon
 
 /** One problem with an input: where it is and what was expected. */
 export interface Issue {
+  /** The file the problem is in, when the input came from one. */
+  readonly file?: string;
   /** Dotted path into the input, e.g. `rules[3].when`. */
   readonly path: string;
   readonly message: string;

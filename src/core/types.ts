@@ -127,6 +127,8 @@ export interface Reason {
   /** Machine-readable code for deny reasons (e.g. UNKNOWN_IMPACT, ZONE_NOT_PERMITTED). */
   readonly code?: string;
   readonly tier?: Tier;
+  /** For `modify`: the share of the requested action that fits under the ceiling. */
+  readonly scale?: number;
 }
 
 /** What one rule says about one action. */

@@ -1,0 +1,59 @@
+import { resolve } from 'node:path';
+import { createGovernor } from '../../main.js';
+import { configFlag, parseFlags, UsageError, type Command } from '../args.js';
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run the decision API',
+  help: `Usage: governor serve [--config FILE] [--port N] [--host ADDR] [--data-dir DIR] [--database-url URL] [--no-watch]
+
+Serves the HTTP API (/v1/decisions, /healthz, ...) with the policy in FILE
+(default governor.yaml), reloading it when it changes: a change that fails
+validation is rejected and the last good policy stays in force.
+
+  --port N            port to listen on (default 8080, or GOVERNOR_PORT)
+  --host ADDR         address to bind (default 127.0.0.1, or GOVERNOR_HOST)
+  --data-dir DIR      keys and the SQLite database (default .governor beside FILE)
+  --database-url URL  use PostgreSQL instead of SQLite (or GOVERNOR_DATABASE_URL)
+  --no-watch          do not reload the policy when its files change`,
+  async run(argv, io) {
+    const { values } = parseFlags(argv, {
+      ...configFlag,
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'database-url': { type: 'string' },
+      'no-watch': { type: 'boolean', default: false },
+    });
+    const port = Number(values.port ?? io.env.GOVERNOR_PORT ?? 8080);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer in 0..65535, got "${values.port}"`);
+    const host = values.host ?? io.env.GOVERNOR_HOST ?? '127.0.0.1';
+    const databaseUrl = values['database-url'] ?? io.env.GOVERNOR_DATABASE_URL;
+    const governor = await createGovernor({
+      policyPath: resolve(io.cwd, values.config),
+      ...(values['data-dir'] ? { dataDir: resolve(io.cwd, values['data-dir']) } : {}),
+      ...(databaseUrl ? { databaseUrl } : {}),
+      watch: !values['no-watch'],
+      logger: { level: io.env.GOVERNOR_LOG_LEVEL ?? 'info' },
+    });
+    const address = await governor.app.listen({ port, host });
+    const status = governor.policy.status();
+    io.err(`governor listening on ${address}`);
+    io.err(`policy ${status.files.join(', ')} digest ${status.digest}`);
+    io.err(`store ${governor.store.engine}, data dir ${governor.dataDir}`);
+    await new Promise<void>((done) => {
+      const stop = () => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        io.err('shutting down');
+        governor.close().then(done, (err: unknown) => {
+          io.err(`error while closing: ${(err as Error).message}`);
+          done();
+        });
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    return 0;
+  },
+};

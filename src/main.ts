@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { ensureKeys, loadKeyring, type Keyring } from './config/keyring.js';
+import { createPolicyHolder, sha256Hex, type PolicyHolder } from './config/policy-file.js';
+import { GovernorError } from './core/errors.js';
+import type { Principal } from './core/types.js';
+import { createDecisionService, type DecisionService } from './decisions/decision-service.js';
+import { AGENT_AUDIENCE, OPERATOR_AUDIENCE } from './identity/claims.js';
+import { assertDistinctKeys } from './identity/keys.js';
+import { parseDuration } from './identity/parse-duration.js';
+import { principalFromClaims } from './identity/principal.js';
+import { createTokenIssuer, type TokenIssuer } from './identity/token-issuer.js';
+import { createTokenVerifier } from './identity/token-verifier.js';
+import type { Authenticator, CredentialIssuer } from './server/authenticator.js';
+import { createServer } from './server/create-server.js';
+import { createPostgresStore } from './store/postgres/index.js';
+import { createSqliteStore } from './store/sqlite/index.js';
+import type { Store } from './store/store.js';
+
+/** The `iss` of every credential this deployment mints. */
+export const ISSUER = 'governor';
+/** Default agent credential lifetime. */
+export const DEFAULT_AGENT_TTL = '15m';
+
+/** How to run Governor: the CLI fills this from flags and the environment. */
+export interface GovernorOptions {
+  readonly policyPath: string;
+  /** Keys and the SQLite database live here. Default: `.governor` beside the policy file. */
+  readonly dataDir?: string;
+  /** A PostgreSQL URL selects the PostgreSQL store; otherwise SQLite in the data dir. */
+  readonly databaseUrl?: string;
+  /** Watch the policy files and reload them on change. */
+  readonly watch?: boolean;
+  readonly logger?: boolean | { level: string };
+  readonly clock?: () => number;
+}
+
+/** A wired Governor: the HTTP app and what it is made of. */
+export interface Governor {
+  readonly app: FastifyInstance;
+  readonly policy: PolicyHolder;
+  readonly store: Store;
+  readonly decisions: DecisionService;
+  readonly issuers: { readonly agent: TokenIssuer<typeof AGENT_AUDIENCE>; readonly operator: TokenIssuer<typeof OPERATOR_AUDIENCE> };
+  readonly dataDir: string;
+  close(): Promise<void>;
+}
+
+/** The default data directory of a policy file. */
+export function defaultDataDir(policyPath: string): string {
+  return join(dirname(resolve(policyPath)), '.governor');
+}
+
+/** Opens the store the options select. */
+export async function openStore(options: { dataDir: string; databaseUrl?: string | undefined }): Promise<Store> {
+  if (options.databaseUrl) return createPostgresStore({ connectionString: options.databaseUrl });
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  return createSqliteStore({ path: join(options.dataDir, 'governor.db') });
+}
+
+/** Creates the credential issuers and verifiers of a keyring. */
+export function createIdentity(keys: Keyring, clock: () => number) {
+  assertDistinctKeys([keys.agentIssuer.publicKey], [keys.operatorIssuer.publicKey]);
+  const issuers = {
+    agent: createTokenIssuer({ privateKey: keys.agentIssuer.privateKey, issuer: ISSUER, audience: AGENT_AUDIENCE, clock }),
+    operator: createTokenIssuer({ privateKey: keys.operatorIssuer.privateKey, issuer: ISSUER, audience: OPERATOR_AUDIENCE, clock }),
+  };
+  const agentVerifier = createTokenVerifier({ publicKeys: [keys.agentIssuer.publicKey], issuer: ISSUER, audience: AGENT_AUDIENCE, clock });
+  const operatorVerifier = createTokenVerifier({ publicKeys: [keys.operatorIssuer.publicKey], issuer: ISSUER, audience: OPERATOR_AUDIENCE, clock });
+  const auth: Authenticator = {
+    agent(token) {
+      const r = agentVerifier.verify(token);
+      return r.ok ? { ok: true, value: principalFromClaims(r.value) } : r;
+    },
+    operator(token) {
+      const r = operatorVerifier.verify(token);
+      return r.ok ? { ok: true, value: { name: r.value.sub, groups: r.value.groups } } : r;
+    },
+  };
+  const credentials: CredentialIssuer = {
+    issueAgent(request) {
+      const ttl = parseDuration(request.ttl ?? DEFAULT_AGENT_TTL);
+      if (!ttl.ok) throw new GovernorError('BAD_REQUEST', `ttl: ${ttl.issues.map((i) => i.message).join('; ')}`);
+      const issued = issuers.agent.issue({
+        agent: request.agent,
+        role: request.role,
+        ttlSeconds: ttl.value,
+        ...(request.task ? { task: request.task } : {}),
+        ...(request.instance ? { instance: request.instance } : {}),
+        ...(request.session ? { session: request.session } : {}),
+      });
+      const principal: Principal = principalFromClaims(issued.claims);
+      return { token: issued.token, expiresAt: new Date(issued.claims.exp * 1000).toISOString(), principal };
+    },
+  };
+  return { issuers, auth, credentials };
+}
+
+/**
+ * Wires Governor from its options: policy (validated, watched), keys (created
+ * on first run), store, decision service and HTTP app. The only place that
+ * picks adapters.
+ */
+export async function createGovernor(options: GovernorOptions): Promise<Governor> {
+  const clock = options.clock ?? Date.now;
+  const dataDir = resolve(options.dataDir ?? defaultDataDir(options.policyPath));
+  const log = (level: 'info' | 'warn' | 'error', message: string, detail?: object) => app.log[level]({ ...detail }, message);
+
+  const policy = await createPolicyHolder(options.policyPath, {
+    watch: options.watch ?? false,
+    clock,
+    onReload: (event) =>
+      event.ok ? log('info', `policy reloaded, digest ${event.digest}`) : log('error', `policy change rejected, keeping digest ${event.digest}:\n${event.message}`),
+  });
+  await ensureKeys(dataDir);
+  const keys = await loadKeyring(dataDir);
+  const store = await openStore({ dataDir, databaseUrl: options.databaseUrl });
+  const identity = createIdentity(keys, clock);
+  const decisions = createDecisionService({
+    policy: () => policy.current(),
+    store,
+    clock,
+    newId: randomUUID,
+    sha256Hex,
+    onFault: (err, context) => log('error', `fault in ${context}, denied`, { err }),
+  });
+  const app = createServer({
+    decisions,
+    auth: identity.auth,
+    credentials: identity.credentials,
+    logger: options.logger ?? false,
+    health: async () => {
+      const storeOk = await store.ping().then(
+        () => true,
+        () => false,
+      );
+      return { ok: storeOk, store: { engine: store.engine, ok: storeOk }, policy: policy.status() };
+    },
+  });
+
+  let closed = false;
+  return {
+    app,
+    policy,
+    store,
+    decisions,
+    issuers: identity.issuers,
+    dataDir,
+    async close() {
+      if (closed) return;
+      closed = true;
+      policy.close();
+      await app.close();
+      await store.close();
+    },
+  };
+}

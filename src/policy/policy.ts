@@ -1,0 +1,90 @@
+import type { RuleMode, Tier } from '../core/types.js';
+
+/** How the tool catalog describes one tool: the facts Governor trusts over the agent's word. */
+export interface ToolSpec {
+  readonly name: string;
+  /** The operation the tool performs (restart, deploy, query, ...). Wins over the agent's claim. */
+  readonly operation: string;
+  readonly targets?: {
+    /** Parameter holding the target id (a string or a list of strings). */
+    readonly param: string;
+    /** Kind of the targets (service, database). Default `service`. */
+    readonly kind: string;
+    /** Parameter holding the share of replicas, in (0, 1]. */
+    readonly fractionParam?: string;
+    /** Parameter holding the number of replicas. */
+    readonly countParam?: string;
+  };
+  /** Parameter holding an endpoint URL (or a list of them). */
+  readonly endpointsParam?: string;
+  /** Only a tool the catalog marks reversible can be reversible. */
+  readonly reversible: boolean;
+  readonly inverse?: { readonly tool: string; readonly params?: Readonly<Record<string, unknown>> };
+  /** The tool can run on a subset of replicas, so an oversized action can be bounded into a first step. */
+  readonly batchable: boolean;
+}
+
+/** Static pre-filter of a rule, used to index rules by tool and environment. */
+export interface RuleMatch {
+  readonly tools?: readonly string[];
+  readonly environments?: readonly string[];
+}
+
+/** Ceilings of a blast-radius bound. */
+export interface BlastRadiusSpec {
+  readonly maxTrafficFraction?: number;
+  readonly maxTotalTrafficFraction?: number;
+  readonly maxReplicas?: number;
+  readonly maxFraction?: number;
+  readonly maxDependents?: number;
+  /** Over the ceiling: bound the action into a first step (batchable tools only) or deny. */
+  readonly onExceed: 'modify' | 'deny';
+}
+
+/** Which zones the endpoints of an action may fall in. */
+export interface NetworkBoundarySpec {
+  /** Zones each role may reach. */
+  readonly roles?: Readonly<Record<string, readonly string[]>>;
+  /** Zones a role not listed in `roles` may reach (default: none when `roles` is given, any zone otherwise). */
+  readonly defaultZones?: readonly string[];
+  /** A zone that belongs to an environment may only be reached by actions in that environment. */
+  readonly sameEnvironment: boolean;
+}
+
+/** The primitive of a rule and its settings. */
+export type PrimitiveSpec =
+  | { readonly kind: 'allow'; readonly message?: string }
+  | { readonly kind: 'deny'; readonly message: string }
+  | { readonly kind: 'blast-radius'; readonly spec: BlastRadiusSpec }
+  | { readonly kind: 'network-boundary'; readonly spec: NetworkBoundarySpec }
+  | { readonly kind: 'reversible-by-default'; readonly tier: Tier }
+  | { readonly kind: 'identity-binding'; readonly requireTask: boolean; readonly roles?: readonly string[]; readonly agents?: readonly string[] }
+  | { readonly kind: 'risk-tier'; readonly tier: Tier; readonly message?: string };
+
+/** One rule as written in the policy file. */
+export interface RuleSpec {
+  readonly id: string;
+  readonly description?: string;
+  readonly when?: string;
+  readonly match?: RuleMatch;
+  readonly mode: RuleMode;
+  readonly primitive: PrimitiveSpec;
+  /** 1-based line of the rule in its file, for messages. */
+  readonly line?: number;
+}
+
+/** The policy file as written, validated. */
+export interface PolicySpec {
+  readonly version: 1;
+  readonly name: string;
+  /** Path of the inventory file, relative to the policy file. */
+  readonly inventory: string;
+  readonly defaults: {
+    /** What happens when no allow rule matches. Default deny. */
+    readonly verdict: 'allow' | 'deny';
+    /** Per-environment override of `verdict`. */
+    readonly environments: Readonly<Record<string, 'allow' | 'deny'>>;
+  };
+  readonly tools: Readonly<Record<string, ToolSpec>>;
+  readonly rules: readonly RuleSpec[];
+}

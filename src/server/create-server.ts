@@ -1,0 +1,139 @@
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { GovernorError, isGovernorError } from '../core/errors.js';
+import type { Action, Principal } from '../core/types.js';
+import type { DecisionService } from '../decisions/decision-service.js';
+import type { Authenticator, CredentialIssuer, Operator } from './authenticator.js';
+import { HTTP_STATUS, type ErrorBody } from './http-errors.js';
+import { ACTION_LIMITS, credentialRequestSchema, decisionRequestSchema, idParamSchema, jsonDepth, outcomeSchema } from '../decisions/schemas.js';
+
+/** What the HTTP adapter is wired to. It translates; it does not decide. */
+export interface ServerOptions {
+  readonly decisions: DecisionService;
+  readonly auth: Authenticator;
+  readonly credentials: CredentialIssuer;
+  /** Health of the parts the server depends on; `ok: false` gives 503. */
+  readonly health: () => Promise<{ ok: boolean; [key: string]: unknown }>;
+  /** Largest request body, bytes. Default 64 KiB. */
+  readonly bodyLimit?: number;
+  readonly logger?: boolean | { level: string };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+    operator?: Operator;
+  }
+}
+
+/** Creates the `/v1` HTTP API. Call `listen()` on the result, or `inject()` in tests. */
+export function createServer(options: ServerOptions): FastifyInstance {
+  const app = Fastify({
+    bodyLimit: options.bodyLimit ?? 64 * 1024,
+    logger: options.logger ?? false,
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    requestIdHeader: false,
+    genReqId: () => crypto.randomUUID(),
+  });
+
+  app.setErrorHandler((err: Error & { code?: string; statusCode?: number; validation?: unknown }, request, reply) => {
+    const onDecisionPath = request.routeOptions.url === '/v1/decisions' && request.method === 'POST';
+    const body = (code: string, message: string, extra: object = {}): ErrorBody => ({
+      error: { code, message, ...extra },
+      ...(onDecisionPath ? { verdict: 'deny' as const } : {}),
+    });
+    if (isGovernorError(err)) {
+      const status = HTTP_STATUS[err.code];
+      if (status >= 500) request.log.error({ err }, 'request failed');
+      return reply.status(status).send(body(err.code, err.message, status >= 500 ? { requestId: request.id } : {}));
+    }
+    if (err.validation) return reply.status(400).send(body('BAD_REQUEST', err.message));
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.status(413).send(body('PAYLOAD_TOO_LARGE', `request body is larger than ${options.bodyLimit ?? 65536} bytes`));
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.status(415).send(body('BAD_REQUEST', 'expected Content-Type: application/json'));
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.status(err.statusCode).send(body('BAD_REQUEST', err.message));
+    }
+    request.log.error({ err }, 'unhandled error');
+    return reply.status(500).send(body('INTERNAL', 'internal error', { requestId: request.id }));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
+  );
+
+  const bearer = (request: FastifyRequest): string => {
+    const header = request.headers.authorization;
+    if (!header) throw new GovernorError('UNAUTHENTICATED', 'missing credential: send Authorization: Bearer <token>');
+    const match = /^Bearer ([A-Za-z0-9._~+/=-]{1,8192})$/.exec(header);
+    if (!match?.[1]) throw new GovernorError('UNAUTHENTICATED', 'malformed Authorization header: expected Bearer <token>');
+    return match[1];
+  };
+  const requireAgent = async (request: FastifyRequest) => {
+    const result = options.auth.agent(bearer(request));
+    if (!result.ok) throw new GovernorError('UNAUTHENTICATED', `agent credential refused: ${result.issues.map((i) => i.message).join('; ')}`);
+    request.principal = result.value;
+  };
+  const requireOperator = async (request: FastifyRequest) => {
+    const result = options.auth.operator(bearer(request));
+    if (!result.ok) throw new GovernorError('UNAUTHENTICATED', `operator credential refused: ${result.issues.map((i) => i.message).join('; ')}`);
+    request.operator = result.value;
+  };
+  /** Either kind of caller; an agent sees only its own records. */
+  const requireAnyone = async (request: FastifyRequest) => {
+    const token = bearer(request);
+    const asAgent = options.auth.agent(token);
+    if (asAgent.ok) {
+      request.principal = asAgent.value;
+      return;
+    }
+    const asOperator = options.auth.operator(token);
+    if (asOperator.ok) {
+      request.operator = asOperator.value;
+      return;
+    }
+    throw new GovernorError('UNAUTHENTICATED', `credential refused: ${asAgent.issues.map((i) => i.message).join('; ')}`);
+  };
+
+  app.get('/healthz', async (_request, reply: FastifyReply) => {
+    const health = await options.health().catch((err: unknown) => ({ ok: false, error: err instanceof Error ? err.message : String(err) }));
+    return reply.status(health.ok ? 200 : 503).send(health);
+  });
+
+  app.post<{ Body: { action: Action } }>('/v1/decisions', { schema: { body: decisionRequestSchema }, preHandler: requireAgent }, async (request, reply) => {
+    const { action } = request.body;
+    if (jsonDepth(action.params, ACTION_LIMITS.paramsDepth + 1) > ACTION_LIMITS.paramsDepth || jsonDepth(action.inverse, ACTION_LIMITS.paramsDepth + 2) > ACTION_LIMITS.paramsDepth + 1) {
+      throw new GovernorError('BAD_REQUEST', `action.params nests deeper than ${ACTION_LIMITS.paramsDepth} levels`);
+    }
+    const decision = await options.decisions.decide(request.principal as Principal, action);
+    return reply.status(200).send(decision);
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/decisions/:id', { schema: { params: idParamSchema }, preHandler: requireAnyone }, async (request) => {
+    const decision = await options.decisions.get(request.params.id);
+    if (!decision || (request.principal && decision.principal.agent !== request.principal.agent)) {
+      throw new GovernorError('NOT_FOUND', `no decision ${request.params.id}`);
+    }
+    return decision;
+  });
+
+  app.post<{ Params: { id: string }; Body: { status: 'succeeded' | 'failed'; detail?: unknown } }>(
+    '/v1/decisions/:id/outcome',
+    { schema: { params: idParamSchema, body: outcomeSchema }, preHandler: requireAgent },
+    async (request) => {
+      const { status, detail } = request.body;
+      if (detail !== undefined && jsonDepth(detail, 9) > 8) throw new GovernorError('BAD_REQUEST', 'outcome detail nests deeper than 8 levels');
+      return options.decisions.recordOutcome(request.principal as Principal, request.params.id, { status, ...(detail === undefined ? {} : { detail }) });
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { role: string; ttl?: string; task?: string; instance?: string; session?: string } }>(
+    '/v1/agents/:id/credentials',
+    { schema: { params: idParamSchema, body: credentialRequestSchema }, preHandler: requireOperator },
+    async (request, reply) => {
+      const issued = options.credentials.issueAgent({ agent: request.params.id, ...request.body });
+      return reply.status(201).send(issued);
+    },
+  );
+
+  return app;
+}

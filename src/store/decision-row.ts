@@ -1,0 +1,81 @@
+import { GovernorError } from '../core/errors.js';
+import type { Outcome } from '../core/types.js';
+import type { ListDecisionsOptions, NewDecision } from './store.js';
+
+/** Most decisions one `list` call returns, whatever limit the caller asks for. */
+export const MAX_LIST_LIMIT = 1000;
+
+/**
+ * A decision as both adapters store it: the indexed columns next to the full
+ * JSON body. Built once, before the write is queued, so a decision the store
+ * cannot hold fails on its own and never inside a shared batch.
+ */
+export interface DecisionRow {
+  readonly id: string;
+  /** `createdAt` normalized to UTC `YYYY-MM-DDTHH:mm:ss.sssZ`, so text order is time order. */
+  readonly createdAt: string;
+  readonly agent: string;
+  readonly idempotencyKey: string | null;
+  readonly requestDigest: string;
+  readonly state: string;
+  readonly verdict: string;
+  /** JSON of the decision. */
+  readonly body: string;
+}
+
+/** Validates and flattens `entry`; rejects with BAD_REQUEST what no engine could store faithfully. */
+export function toDecisionRow(entry: NewDecision): DecisionRow {
+  const { decision } = entry;
+  if (typeof decision.id !== 'string' || decision.id === '') {
+    throw new GovernorError('BAD_REQUEST', 'decision.id must be a non-empty string');
+  }
+  const agent = decision.principal?.agent;
+  if (typeof agent !== 'string' || agent === '') {
+    throw new GovernorError('BAD_REQUEST', 'decision.principal.agent must be a non-empty string');
+  }
+  const time = typeof decision.createdAt === 'string' ? Date.parse(decision.createdAt) : Number.NaN;
+  if (Number.isNaN(time)) {
+    throw new GovernorError('BAD_REQUEST', `decision.createdAt is not a timestamp: ${String(decision.createdAt)}`);
+  }
+  if (typeof entry.requestDigest !== 'string' || entry.requestDigest === '') {
+    throw new GovernorError('BAD_REQUEST', 'requestDigest must be a non-empty string');
+  }
+  if (entry.idempotencyKey !== undefined && typeof entry.idempotencyKey !== 'string') {
+    throw new GovernorError('BAD_REQUEST', 'idempotencyKey must be a string');
+  }
+  return {
+    id: decision.id,
+    createdAt: new Date(time).toISOString(),
+    agent,
+    idempotencyKey: entry.idempotencyKey ?? null,
+    requestDigest: entry.requestDigest,
+    state: decision.state,
+    verdict: decision.verdict,
+    body: toJson(decision, 'decision'),
+  };
+}
+
+/** JSON of an outcome; rejects with BAD_REQUEST when it has no JSON form. */
+export function toOutcomeJson(outcome: Outcome): string {
+  return toJson(outcome, 'outcome');
+}
+
+/** The effective limit of a listing: an integer in [0, MAX_LIST_LIMIT]. */
+export function listLimit(options: ListDecisionsOptions): number {
+  const { limit } = options;
+  if (typeof limit !== 'number' || Number.isNaN(limit) || limit < 0) {
+    throw new GovernorError('BAD_REQUEST', `limit must be a non-negative number, got ${String(limit)}`);
+  }
+  return Math.min(Math.floor(limit), MAX_LIST_LIMIT);
+}
+
+function toJson(value: unknown, what: string): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (err) {
+    throw new GovernorError('BAD_REQUEST', `the ${what} cannot be stored as JSON`, { cause: err });
+  }
+  if (json === undefined) throw new GovernorError('BAD_REQUEST', `the ${what} cannot be stored as JSON`);
+  return json;
+}

@@ -1,0 +1,110 @@
+import { GovernorError } from '../../core/errors.js';
+import type { PostgresPool } from './postgres-connection.js';
+
+/** Qualifies a table name with the store's schema, when it has one. */
+export type TableName = (table: string) => string;
+
+/** One schema change. Versions are consecutive from 1; a released migration never changes. */
+export interface PostgresMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: (table: TableName) => string;
+}
+
+/**
+ * The PostgreSQL schema, in order. A later capability adds a migration here
+ * (audit leaves, counters, kill state), never edits an earlier one.
+ */
+export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
+  {
+    version: 1,
+    name: 'decisions',
+    // seq breaks created_at ties and gives later cursors a stable order.
+    // body is jsonb so later queries and indexes can reach into decisions.
+    sql: (t) => `
+      CREATE TABLE ${t('decisions')} (
+        id text NOT NULL PRIMARY KEY,
+        seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+        created_at timestamptz NOT NULL,
+        agent text NOT NULL,
+        idempotency_key text,
+        request_digest text NOT NULL,
+        state text NOT NULL,
+        verdict text NOT NULL,
+        body jsonb NOT NULL,
+        outcome jsonb,
+        CONSTRAINT decisions_agent_idempotency_key UNIQUE (agent, idempotency_key)
+      );
+      CREATE INDEX decisions_created ON ${t('decisions')} (created_at DESC, seq DESC);
+      CREATE INDEX decisions_state_created ON ${t('decisions')} (state, created_at DESC, seq DESC);
+      CREATE INDEX decisions_agent_created ON ${t('decisions')} (agent, created_at DESC, seq DESC);
+    `,
+  },
+];
+
+/** The schema version this code reads and writes. */
+export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS.length;
+
+/** Quotes an SQL identifier. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** A `TableName` for `schema` (unqualified, so the search_path decides, when undefined). */
+export function tableNames(schema: string | undefined): TableName {
+  const prefix = schema === undefined ? '' : `${quoteIdentifier(schema)}.`;
+  return (table) => `${prefix}${quoteIdentifier(table)}`;
+}
+
+/**
+ * Brings `schema` (created if missing) to `POSTGRES_SCHEMA_VERSION` in one
+ * transaction under an advisory lock, so replicas starting together migrate it
+ * once. Refuses a schema written by a newer Governor.
+ */
+export async function migratePostgres(pool: PostgresPool, schema: string | undefined): Promise<void> {
+  const t = tableNames(schema);
+  const client = await pool.connect();
+  let failure: unknown;
+  const onError = (err: Error): void => {
+    failure ??= err;
+  };
+  client.on('error', onError);
+  try {
+    await client.query('BEGIN');
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('governor.migrations:' || coalesce($1, current_schema())))", [
+      schema ?? null,
+    ]);
+    if (schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS ${t('schema_migrations')} (
+        version integer NOT NULL PRIMARY KEY,
+        name text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )
+    `);
+    const { rows } = await client.query(`SELECT coalesce(max(version), 0)::int AS version FROM ${t('schema_migrations')}`);
+    const current = (rows[0] as { version: number }).version;
+    if (current > POSTGRES_SCHEMA_VERSION) {
+      throw new GovernorError(
+        'STORE_UNAVAILABLE',
+        `the database is at schema version ${current}, newer than this Governor (${POSTGRES_SCHEMA_VERSION})`,
+      );
+    }
+    for (const migration of POSTGRES_MIGRATIONS) {
+      if (migration.version <= current) continue;
+      await client.query(migration.sql(t));
+      await client.query(`INSERT INTO ${t('schema_migrations')} (version, name) VALUES ($1, $2)`, [
+        migration.version,
+        migration.name,
+      ]);
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    failure ??= err;
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.off('error', onError);
+    client.release(failure === undefined ? undefined : failure instanceof Error ? failure : true);
+  }
+}
