@@ -143,8 +143,9 @@ export class GroupCommitter<T, R> {
       }
       committed = true;
       batch.forEach((w, i) => {
-        const result = results[i] as Settled<R>;
-        if (result.ok) w.resolve(result.value);
+        const result = results[i];
+        if (result === undefined) w.reject(new GovernorError('INTERNAL', 'the batch commit returned no result for this write'));
+        else if (result.ok) w.resolve(result.value);
         else w.reject(result.error);
       });
     } finally {

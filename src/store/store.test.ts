@@ -8,9 +8,9 @@ import { createPostgresStore } from './postgres/index.js';
 import { createSqliteStore } from './sqlite/index.js';
 import { runStoreContract } from './store.contract.js';
 import type { Store } from './store.js';
+import { testDatabaseUrl } from './test-fixtures.js';
 
-/** The database URL PostgreSQL tests run against, when one is configured. */
-export const TEST_DATABASE_URL = process.env['GOVERNOR_TEST_DATABASE_URL'] ?? process.env['DATABASE_URL'];
+const TEST_DATABASE_URL = testDatabaseUrl();
 
 interface Engine {
   readonly name: string;

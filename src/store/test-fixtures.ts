@@ -19,6 +19,11 @@ const STATE_OF: Record<Verdict, DecisionState> = {
   deny: 'denied',
 };
 
+/** The PostgreSQL URL tests run against (GOVERNOR_TEST_DATABASE_URL, else DATABASE_URL), if any. */
+export function testDatabaseUrl(): string | undefined {
+  return process.env['GOVERNOR_TEST_DATABASE_URL'] ?? process.env['DATABASE_URL'];
+}
+
 /** A unique name for this test run, so tests sharing a database never see each other's rows. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(6).toString('hex')}`;

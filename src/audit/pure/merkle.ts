@@ -14,20 +14,33 @@ import { bytesEqual } from './bytes.js';
 /** Size in bytes of every tree hash (SHA-256). */
 export const HASH_SIZE = 32;
 
+// Reused input buffers: AuditCrypto.sha256 must not retain its input, and
+// hashing is synchronous, so one buffer serves every call. This halves the
+// allocations on the verifier's hot path.
+let leafScratch = new Uint8Array(1024);
+const nodeScratch = new Uint8Array(1 + 2 * HASH_SIZE);
+nodeScratch[0] = 1;
+
 /** RFC 6962 leaf hash: SHA-256(0x00 ‖ leaf). */
 export function hashLeaf(crypto: AuditCrypto, leaf: Uint8Array): Uint8Array {
-  const buf = new Uint8Array(leaf.length + 1);
-  buf.set(leaf, 1);
-  return crypto.sha256(buf);
+  if (leaf.length + 1 > leafScratch.length) leafScratch = new Uint8Array(Math.max(leaf.length + 1, 2 * leafScratch.length));
+  leafScratch[0] = 0;
+  leafScratch.set(leaf, 1);
+  return crypto.sha256(leafScratch.subarray(0, leaf.length + 1));
 }
 
 /** RFC 6962 interior node hash: SHA-256(0x01 ‖ left ‖ right). */
 export function hashNode(crypto: AuditCrypto, left: Uint8Array, right: Uint8Array): Uint8Array {
-  const buf = new Uint8Array(1 + left.length + right.length);
-  buf[0] = 1;
-  buf.set(left, 1);
-  buf.set(right, 1 + left.length);
-  return crypto.sha256(buf);
+  if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {
+    const buf = new Uint8Array(1 + left.length + right.length);
+    buf[0] = 1;
+    buf.set(left, 1);
+    buf.set(right, 1 + left.length);
+    return crypto.sha256(buf);
+  }
+  nodeScratch.set(left, 1);
+  nodeScratch.set(right, 1 + HASH_SIZE);
+  return crypto.sha256(nodeScratch);
 }
 
 /** Root of the empty tree: SHA-256 of the empty string. */

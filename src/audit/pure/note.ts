@@ -341,11 +341,11 @@ function checkKey(name: string, key: Uint8Array, what: string): void {
 }
 
 // ---------------------------------------------------------------------------
-// Small helpers shared with cosignature.ts
+// Small helpers
 // ---------------------------------------------------------------------------
 
 /** Eight lowercase hex digits of an unsigned 32-bit key ID. */
-export function hex32(value: number): string {
+function hex32(value: number): string {
   return (value >>> 0).toString(16).padStart(8, '0');
 }
 

@@ -129,6 +129,8 @@ describe('normalizeEndpoint', () => {
     [`${'a'.repeat(64)}.com`, 'not a host name'],
     [`${'a.'.repeat(127)}com`, 'longer than 253'],
     ['.', 'empty'],
+    // WHATWG reads no userinfo in file URLs: parsers disagree on the host
+    ['file://user@server/share', 'unambiguously'],
   ])('refuses %j (%s)', (input, message) => {
     const result = normalizeEndpoint(input);
     expect(result.ok).toBe(false);

@@ -13,6 +13,10 @@ export interface CanonicalHost {
 // '%' is refused because clients disagree on whether a host is percent-decoded.
 const REFUSED = /[\p{C}\p{Z}\s/\\?#@:%[\]]/u;
 const LABEL = /^[a-z0-9_-]{1,63}$/;
+// Already canonical, so the WHATWG parser would return it unchanged: lower-case LDH
+// labels, none of them punycode (the parser validates those), not ending in a number.
+const CANONICAL_NAME = /^(?!xn--)[a-z0-9_-]{1,63}(\.(?!xn--)[a-z0-9_-]{1,63})*$/;
+const ENDS_IN_NUMBER = /(^|\.)(\d+|0x[0-9a-f]*)$/;
 const MAX_NAME = 253;
 
 /**
@@ -29,6 +33,7 @@ export function normalizeHost(raw: string): ParseResult<CanonicalHost> {
     if (parsed === null) return fail(`"${raw}" is not an IPv6 address`);
     return ipHost(unmapIpv4(parsed));
   }
+  if (raw.length <= MAX_NAME && CANONICAL_NAME.test(raw) && !ENDS_IN_NUMBER.test(raw)) return { ok: true, value: { host: raw, ip: null } };
   if (REFUSED.test(raw)) return fail(`the host "${raw}" contains a character that is not allowed in a host`);
 
   // The WHATWG host parser does IDNA and IPv4 number forms; stripping trailing
@@ -49,7 +54,7 @@ export function normalizeHost(raw: string): ParseResult<CanonicalHost> {
   if (host.length > MAX_NAME) return fail(`the host name is longer than ${MAX_NAME} characters`);
   const labels = host.split('.');
   if (!labels.every((l) => LABEL.test(l))) return fail(`"${raw}" is not a host name (letters, digits, '-', '_'; labels of 1 to 63)`);
-  if (/^(\d+|0x[0-9a-f]*)$/.test(labels[labels.length - 1] ?? '')) return fail(`"${raw}" is neither an IPv4 address nor a host name`);
+  if (ENDS_IN_NUMBER.test(host)) return fail(`"${raw}" is neither an IPv4 address nor a host name`);
   return { ok: true, value: { host, ip: null } };
 }
 

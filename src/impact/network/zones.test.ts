@@ -137,8 +137,8 @@ describe('compileZones', () => {
   });
 
   it('refuses malformed values from untyped configuration', () => {
-    const result = compileZones([null, { name: 'a', cidrs: 'x', hosts: [1] }] as unknown as ZoneSpec[]);
-    expect(result.ok ? [] : result.issues.map((i) => i.path)).toEqual(['zones[0]', 'zones[1].cidrs', 'zones[1].hosts[0]']);
+    const result = compileZones([null, { name: 'a', cidrs: 'x', hosts: [1, 'ok.example', '*'] }] as unknown as ZoneSpec[]);
+    expect(result.ok ? [] : result.issues.map((i) => i.path)).toEqual(['zones[0]', 'zones[1].cidrs', 'zones[1].hosts[0]', 'zones[1].hosts[2]']);
     expect(compileZones('nope' as unknown as ZoneSpec[]).ok).toBe(false);
   });
 

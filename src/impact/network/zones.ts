@@ -65,24 +65,30 @@ export function compileZones(specs: readonly ZoneSpec[]): ParseResult<ZoneIndex>
     const zone: Zone = Object.freeze({ name: String(name), environment: typeof environment === 'string' && environment !== '' ? environment : null });
     zones.push(zone);
 
-    list(spec.cidrs, `${p}.cidrs`, issues).forEach((text, j) => {
+    for (const [text, j] of strings(spec.cidrs, `${p}.cidrs`, issues)) {
       const path = `${p}.cidrs[${j}]`;
       const parsed = parseCidr(text);
-      if (!parsed.ok) return void issues.push(...parsed.issues.map((x) => ({ path, message: x.message })));
+      if (!parsed.ok) {
+        issues.push(...parsed.issues.map((x) => ({ path, message: x.message })));
+        continue;
+      }
       const key = formatCidr(parsed.value);
       const seen = blocks.get(key);
       if (seen === undefined) blocks.set(key, { cidr: parsed.value, zone, path });
       else if (seen.zone !== zone) issues.push({ path, message: `${key} is already in zone "${seen.zone.name}" (${seen.path})` });
-    });
+    }
 
-    list(spec.hosts, `${p}.hosts`, issues).forEach((text, j) => {
+    for (const [text, j] of strings(spec.hosts, `${p}.hosts`, issues)) {
       const path = `${p}.hosts[${j}]`;
       const suffix = normalizeSuffix(text);
-      if (!suffix.ok) return void issues.push(...suffix.issues.map((x) => ({ path, message: x.message })));
+      if (!suffix.ok) {
+        issues.push(...suffix.issues.map((x) => ({ path, message: x.message })));
+        continue;
+      }
       const seen = suffixes.get(suffix.value);
       if (seen === undefined) suffixes.set(suffix.value, { zone, path });
       else if (seen.zone !== zone) issues.push({ path, message: `${suffix.value} is already in zone "${seen.zone.name}" (${seen.path})` });
-    });
+    }
   });
 
   if (issues.length > 0) return { ok: false, issues };
@@ -94,18 +100,19 @@ export function compileZones(specs: readonly ZoneSpec[]): ParseResult<ZoneIndex>
   return { ok: true, value: index };
 }
 
-function list(value: readonly string[] | undefined, path: string, issues: Issue[]): readonly string[] {
+/** The strings of an optional list with their indexes; anything else is an issue. */
+function strings(value: readonly string[] | undefined, path: string, issues: Issue[]): [string, number][] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) {
     issues.push({ path, message: 'expected a list of strings' });
     return [];
   }
-  const strings: string[] = [];
+  const out: [string, number][] = [];
   value.forEach((v: unknown, j) => {
-    if (typeof v === 'string') strings.push(v);
+    if (typeof v === 'string') out.push([v, j]);
     else issues.push({ path: `${path}[${j}]`, message: 'expected a string' });
   });
-  return strings;
+  return out;
 }
 
 function normalizeSuffix(text: string): ParseResult<string> {
@@ -141,10 +148,12 @@ class CompiledZones implements ZoneIndex {
   readonly #v4: readonly V4Bucket[];
   readonly #v6: readonly V6Bucket[];
   readonly #suffixes: ReadonlyMap<string, Zone>;
+  readonly #longestSuffix: number;
 
   constructor(zones: readonly Zone[], blocks: readonly { cidr: Cidr; zone: Zone }[], suffixes: ReadonlyMap<string, Zone>) {
     this.zones = zones;
     this.#suffixes = suffixes;
+    this.#longestSuffix = [...suffixes.keys()].reduce((n, s) => Math.max(n, s.length), -1);
     const v4 = new Map<number, V4Bucket>();
     const v6 = new Map<number, V6Bucket>();
     for (const { cidr, zone } of blocks) {
@@ -185,14 +194,20 @@ class CompiledZones implements ZoneIndex {
       return null;
     }
     const host = endpoint.host;
-    if (this.#suffixes.size === 0) return null;
-    // Walk the label suffixes, longest first: db.prod.internal, prod.internal, internal.
-    for (let start = 0; ; ) {
+    // Walk the label suffixes, longest first: db.prod.internal, prod.internal, internal;
+    // those longer than every configured suffix need no lookup.
+    let start = 0;
+    while (host.length - start > this.#longestSuffix) {
+      const dot = host.indexOf('.', start);
+      if (dot < 0) return null;
+      start = dot + 1;
+    }
+    for (;;) {
       const zone = this.#suffixes.get(start === 0 ? host : host.slice(start));
       if (zone !== undefined) return zone;
       const dot = host.indexOf('.', start);
       if (dot < 0) return null;
-      start = dot;
+      start = dot + 1;
     }
   }
 }

@@ -134,12 +134,14 @@ async function insertDecisions(
     sent.push(i);
   });
 
-  const results: (Settled<InsertDecisionResult> | undefined)[] = new Array(rows.length);
+  const results: (Settled<InsertDecisionResult> | undefined)[] = Array.from({ length: rows.length }, () => undefined);
   if (sent.length > 0) {
-    const column = <K extends keyof DecisionRow>(key: K): DecisionRow[K][] => sent.map((i) => (rows[i] as DecisionRow)[key]);
+    const column = <K extends keyof DecisionRow>(key: K): DecisionRow[K][] =>
+      sent.map((i) => (rows[i] as DecisionRow)[key]);
     const { rows: inserted } = await client.query(
       `INSERT INTO ${table} (id, created_at, agent, idempotency_key, request_digest, state, verdict, body)
-       SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
+       SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[],
+                            $5::text[], $6::text[], $7::text[], $8::jsonb[])
        ON CONFLICT DO NOTHING
        RETURNING id`,
       [
@@ -157,7 +159,8 @@ async function insertDecisions(
     for (const i of sent) {
       const row = rows[i] as DecisionRow;
       if (insertedIds.has(row.id)) {
-        results[i] = { ok: true, value: { decision: (items[i] as InsertItem).decision, requestDigest: row.requestDigest, created: true } };
+        const { decision } = items[i] as InsertItem;
+        results[i] = { ok: true, value: { decision, requestDigest: row.requestDigest, created: true } };
       } else {
         skipped.push(i);
       }

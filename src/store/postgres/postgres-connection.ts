@@ -105,7 +105,12 @@ export class PostgresConnection {
 
   /** Flushes queued writes, then ends the pool. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= this.#committer.close().then(() => this.#pool.end());
+    this.#closing ??= this.#committer
+      .close()
+      .then(() => this.#pool.end())
+      .catch((err: unknown) => {
+        throw storeUnavailable('closing the PostgreSQL pool failed', err);
+      });
     return this.#closing;
   }
 
@@ -119,7 +124,9 @@ export class PostgresConnection {
         if (!(err instanceof AttemptError)) throw err;
         const { failure, committing } = err;
         if (!committing && !isolate && isDataError(failure)) {
-          if (batch.length === 1) return [{ ok: false, error: storeUnavailable('PostgreSQL refused the write', failure) }];
+          if (batch.length === 1) {
+            return [{ ok: false, error: storeUnavailable('PostgreSQL refused the write', failure) }];
+          }
           isolate = true;
           continue;
         }

@@ -116,9 +116,8 @@ export class SqliteDecisionRepository implements DecisionRepository {
           : agent !== undefined
             ? this.#list.agent
             : this.#list.all;
-    return this.#connection.read(() =>
-      (statement.all({ limit, ...(state === undefined ? {} : { state }), ...(agent === undefined ? {} : { agent }) }) as BodyRow[]).map(parse),
-    );
+    const params = { limit, ...(state === undefined ? {} : { state }), ...(agent === undefined ? {} : { agent }) };
+    return this.#connection.read(() => (statement.all(params) as BodyRow[]).map(parse));
   }
 }
 

@@ -1,0 +1,249 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isGovernorError } from '../../core/errors.js';
+import type { BatchInfo } from '../group-commit.js';
+import type { Store } from '../store.js';
+import { makeNewDecision, testDatabaseUrl, uniqueName } from '../test-fixtures.js';
+import { createPostgresStore, type PostgresStoreOptions } from './create-postgres-store.js';
+
+const url = testDatabaseUrl();
+const isUnavailable = (err: unknown): boolean => isGovernorError(err, 'STORE_UNAVAILABLE');
+
+/** Settles within `ms`, or fails the test: a store must never hang. */
+async function within<T>(ms: number, promise: Promise<T>): Promise<PromiseSettledResult<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`did not settle within ${ms} ms`)), ms);
+  });
+  try {
+    const [settled] = await Promise.race([Promise.allSettled([promise]), timeout]);
+    return settled as PromiseSettledResult<T>;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('createPostgresStore: unreachable servers', () => {
+  it('fails with STORE_UNAVAILABLE at once when nothing listens on the port', async () => {
+    const started = Date.now();
+    const result = await within(
+      5000,
+      createPostgresStore({ connectionString: 'postgres://postgres@127.0.0.1:1/test', connectTimeoutMs: 2000 }),
+    );
+    expect(result.status).toBe('rejected');
+    expect(isUnavailable((result as PromiseRejectedResult).reason)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('fails with STORE_UNAVAILABLE within connectTimeoutMs when the server never answers', async () => {
+    // Accepts TCP connections and never speaks: what a hung server or a
+    // half-open network path looks like to the client.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const started = Date.now();
+      const result = await within(
+        5000,
+        createPostgresStore({ connectionString: `postgres://postgres@127.0.0.1:${port}/test`, connectTimeoutMs: 500 }),
+      );
+      expect(result.status).toBe('rejected');
+      expect(isUnavailable((result as PromiseRejectedResult).reason)).toBe(true);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+      expect(Date.now() - started).toBeLessThan(2500);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('rejects bad options with CONFIG_INVALID', async () => {
+    await expect(
+      createPostgresStore({ connectionString: 'postgres://127.0.0.1:1/x', schema: 'bad"; DROP SCHEMA public; --' }),
+    ).rejects.toSatisfy((err) => isGovernorError(err, 'CONFIG_INVALID'));
+    await expect(createPostgresStore({ connectionString: '' })).rejects.toSatisfy((err) => isGovernorError(err, 'CONFIG_INVALID'));
+    await expect(createPostgresStore({ connectionString: 'postgres://127.0.0.1:1/x', poolSize: 0 })).rejects.toSatisfy((err) =>
+      isGovernorError(err, 'CONFIG_INVALID'),
+    );
+  });
+});
+
+describe.skipIf(url === undefined)('createPostgresStore: against a server', () => {
+  const connectionString = url as string;
+  const schema = `gov_test_${randomBytes(6).toString('hex')}`;
+  const opened: Store[] = [];
+  let admin: pg.Client;
+
+  async function open(options: Partial<PostgresStoreOptions> = {}): Promise<Store> {
+    const store = await createPostgresStore({ connectionString, schema, ...options });
+    opened.push(store);
+    return store;
+  }
+
+  beforeAll(async () => {
+    admin = new pg.Client({ connectionString });
+    await admin.connect();
+  });
+
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((store) => store.close()));
+  });
+
+  afterAll(async () => {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+  });
+
+  it('migrates once when several replicas open a fresh schema together', async () => {
+    const fresh = `gov_test_${randomBytes(6).toString('hex')}`;
+    try {
+      const stores = await Promise.all(Array.from({ length: 5 }, () => createPostgresStore({ connectionString, schema: fresh })));
+      await Promise.all(stores.map((store) => store.close()));
+      const { rows } = await admin.query(`SELECT version FROM ${fresh}.schema_migrations`);
+      expect(rows).toEqual([{ version: 1 }]);
+    } finally {
+      await admin.query(`DROP SCHEMA IF EXISTS ${fresh} CASCADE`);
+    }
+  });
+
+  it('refuses a schema written by a newer Governor', async () => {
+    await (await open()).close();
+    await admin.query(`INSERT INTO ${schema}.schema_migrations (version, name) VALUES (999, 'future')`);
+    try {
+      await expect(createPostgresStore({ connectionString, schema })).rejects.toSatisfy(isUnavailable);
+    } finally {
+      await admin.query(`DELETE FROM ${schema}.schema_migrations WHERE version = 999`);
+    }
+  });
+
+  it('commits 200 concurrent inserts in a few transactions, not 200', async () => {
+    const batches: BatchInfo[] = [];
+    const store = await open({ onBatch: (info) => batches.push(info) });
+    await Promise.all(Array.from({ length: 200 }, () => store.decisions.insert(makeNewDecision())));
+    expect(batches.reduce((sum, b) => sum + b.size, 0)).toBe(200);
+    expect(batches.length).toBeLessThanOrEqual(2);
+  });
+
+  it('fails only the write PostgreSQL refuses (a NUL character), not the rest of its batch', async () => {
+    const batches: BatchInfo[] = [];
+    const store = await open({ onBatch: (info) => batches.push(info) });
+    const good = Array.from({ length: 20 }, () => makeNewDecision());
+    const bad = makeNewDecision({ params: { command: 'rm -rf /\u0000' } });
+    const settled = await Promise.allSettled([
+      ...good.slice(0, 10).map((e) => store.decisions.insert(e)),
+      store.decisions.insert(bad),
+      ...good.slice(10).map((e) => store.decisions.insert(e)),
+    ]);
+    expect(batches).toHaveLength(1);
+    expect(settled[10]?.status).toBe('rejected');
+    expect(isUnavailable((settled[10] as PromiseRejectedResult).reason)).toBe(true);
+    expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(20);
+    for (const entry of good) expect(await store.decisions.get(entry.decision.id)).toEqual(entry.decision);
+    expect(await store.decisions.get(bad.decision.id)).toBeUndefined();
+  });
+
+  it('recovers after its connections are terminated, and never hangs', async () => {
+    const applicationName = uniqueName('governor-test');
+    const store = await open({ applicationName, connectTimeoutMs: 2000, statementTimeoutMs: 2000 });
+    const agent = uniqueName('agent');
+    await Promise.all(Array.from({ length: 20 }, () => store.decisions.insert(makeNewDecision({ agent }))));
+    await store.decisions.list({ agent, limit: 1 });
+
+    const terminate = (): Promise<pg.QueryResult> =>
+      admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
+    expect((await terminate()).rowCount).toBeGreaterThan(0);
+
+    // Idle connections were killed: a batch that meets a dead connection before
+    // COMMIT is retried once on a fresh one, so the next write succeeds.
+    const entry = makeNewDecision({ agent });
+    const after = await within(6000, store.decisions.insert(entry));
+    expect(after.status).toBe('fulfilled');
+    expect(await store.decisions.get(entry.decision.id)).toEqual(entry.decision);
+
+    // Killed in the middle of a stream of writes: each settles, and what
+    // resolved is durable.
+    const entries = Array.from({ length: 200 }, () => makeNewDecision({ agent }));
+    const writes = entries.map((e) => within(8000, store.decisions.insert(e)));
+    await terminate();
+    const settled = await Promise.all(writes);
+    for (const [i, s] of settled.entries()) {
+      if (s.status === 'rejected') {
+        expect(isUnavailable(s.reason)).toBe(true);
+      } else {
+        expect(await store.decisions.get((entries[i] as (typeof entries)[number]).decision.id)).toBeDefined();
+      }
+    }
+
+    // And the store works again.
+    const last = makeNewDecision({ agent });
+    await expect(store.decisions.insert(last)).resolves.toMatchObject({ created: true });
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+
+  it('retries a batch whose connection is killed before COMMIT on a fresh connection', async () => {
+    const applicationName = uniqueName('governor-test');
+    const store = await open({ applicationName, statementTimeoutMs: 3000 });
+    const entry = makeNewDecision({ verdict: 'pending' });
+    await store.decisions.insert(entry);
+    const locker = new pg.Client({ connectionString });
+    await locker.connect();
+    try {
+      // Hold the row so the batch is caught mid-transaction, then kill its backend.
+      await locker.query('BEGIN');
+      await locker.query(`SELECT 1 FROM ${schema}.decisions WHERE id = $1 FOR UPDATE`, [entry.decision.id]);
+      const transition = within(6000, store.decisions.transition(entry.decision.id, 'pending', 'approved'));
+      let killed = 0;
+      for (let i = 0; i < 100 && killed === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        const { rowCount } = await admin.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+          [applicationName],
+        );
+        killed = rowCount ?? 0;
+      }
+      expect(killed).toBe(1);
+      await locker.query('ROLLBACK');
+      const result = await transition;
+      expect(result.status).toBe('fulfilled');
+      expect((result as PromiseFulfilledResult<unknown>).value).toMatchObject({ state: 'approved' });
+    } finally {
+      await locker.end();
+    }
+    expect((await store.decisions.get(entry.decision.id))?.state).toBe('approved');
+  });
+
+  it('fails a write blocked by a lock with STORE_UNAVAILABLE after statementTimeoutMs', async () => {
+    const store = await open({ statementTimeoutMs: 300 });
+    const entry = makeNewDecision({ verdict: 'pending' });
+    await store.decisions.insert(entry);
+    const locker = new pg.Client({ connectionString });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`SELECT 1 FROM ${schema}.decisions WHERE id = $1 FOR UPDATE`, [entry.decision.id]);
+      const started = Date.now();
+      const result = await within(3000, store.decisions.transition(entry.decision.id, 'pending', 'approved'));
+      expect(result.status).toBe('rejected');
+      expect(isUnavailable((result as PromiseRejectedResult).reason)).toBe(true);
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+    }
+    expect((await store.decisions.transition(entry.decision.id, 'pending', 'approved'))?.state).toBe('approved');
+  });
+
+  it('keeps tables in its own schema', async () => {
+    const store = await open();
+    const entry = makeNewDecision();
+    await store.decisions.insert(entry);
+    const { rows } = await admin.query(`SELECT state, verdict, agent FROM ${schema}.decisions WHERE id = $1`, [entry.decision.id]);
+    expect(rows).toEqual([{ state: entry.decision.state, verdict: entry.decision.verdict, agent: entry.decision.principal.agent }]);
+  });
+});
