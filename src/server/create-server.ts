@@ -61,6 +61,9 @@ export function createServer(options: ServerOptions): FastifyInstance {
     reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
   );
 
+  // The require* guards run as onRequest hooks, before the body is read or
+  // validated: an unauthenticated caller costs no parsing and learns nothing
+  // about the request schema. No identity, no action.
   const bearer = (request: FastifyRequest): string => {
     const header = request.headers.authorization;
     if (!header) throw new GovernorError('UNAUTHENTICATED', 'missing credential: send Authorization: Bearer <token>');
@@ -99,7 +102,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     return reply.status(health.ok ? 200 : 503).send(health);
   });
 
-  app.post<{ Body: { action: Action } }>('/v1/decisions', { schema: { body: decisionRequestSchema }, preHandler: requireAgent }, async (request, reply) => {
+  app.post<{ Body: { action: Action } }>('/v1/decisions', { schema: { body: decisionRequestSchema }, onRequest: requireAgent }, async (request, reply) => {
     const { action } = request.body;
     if (jsonDepth(action.params, ACTION_LIMITS.paramsDepth + 1) > ACTION_LIMITS.paramsDepth || jsonDepth(action.inverse, ACTION_LIMITS.paramsDepth + 2) > ACTION_LIMITS.paramsDepth + 1) {
       throw new GovernorError('BAD_REQUEST', `action.params nests deeper than ${ACTION_LIMITS.paramsDepth} levels`);
@@ -108,7 +111,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     return reply.status(200).send(decision);
   });
 
-  app.get<{ Params: { id: string } }>('/v1/decisions/:id', { schema: { params: idParamSchema }, preHandler: requireAnyone }, async (request) => {
+  app.get<{ Params: { id: string } }>('/v1/decisions/:id', { schema: { params: idParamSchema }, onRequest: requireAnyone }, async (request) => {
     const decision = await options.decisions.get(request.params.id);
     if (!decision || (request.principal && decision.principal.agent !== request.principal.agent)) {
       throw new GovernorError('NOT_FOUND', `no decision ${request.params.id}`);
@@ -118,7 +121,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
 
   app.post<{ Params: { id: string }; Body: { status: 'succeeded' | 'failed'; detail?: unknown } }>(
     '/v1/decisions/:id/outcome',
-    { schema: { params: idParamSchema, body: outcomeSchema }, preHandler: requireAgent },
+    { schema: { params: idParamSchema, body: outcomeSchema }, onRequest: requireAgent },
     async (request) => {
       const { status, detail } = request.body;
       if (detail !== undefined && jsonDepth(detail, 9) > 8) throw new GovernorError('BAD_REQUEST', 'outcome detail nests deeper than 8 levels');
@@ -128,7 +131,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
 
   app.post<{ Params: { id: string }; Body: { role: string; ttl?: string; task?: string; instance?: string; session?: string } }>(
     '/v1/agents/:id/credentials',
-    { schema: { params: idParamSchema, body: credentialRequestSchema }, preHandler: requireOperator },
+    { schema: { params: idParamSchema, body: credentialRequestSchema }, onRequest: requireOperator },
     async (request, reply) => {
       const issued = options.credentials.issueAgent({ agent: request.params.id, ...request.body });
       return reply.status(201).send(issued);
