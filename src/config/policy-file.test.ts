@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -142,6 +142,15 @@ describe('createPolicyHolder', () => {
     await writeFile(inventoryFile, inventory.replace('replicas: 12', 'replicas: 24'));
     await eventually(() => holder?.status().digest !== d0);
     expect(holder.current().inventory.find('prod', 'service', 'checkout')?.replicas).toBe(24);
+  });
+
+  it('notices an editor that replaces the file rather than writing it', async () => {
+    holder = await createPolicyHolder(policyFile, { watch: true });
+    const d0 = holder.status().digest;
+    const swap = join(dir, '.governor.yaml.swp');
+    await writeFile(swap, edit('owners are notified and may veto', 'owners may veto'));
+    await rename(swap, policyFile);
+    await eventually(() => holder?.status().digest !== d0);
   });
 
   it('stops watching when closed', async () => {
