@@ -174,7 +174,7 @@ export interface Decision {
   readonly policy: { readonly digest: string };
   readonly createdAt: string;
   readonly outcome?: Outcome;
-  readonly audit?: { readonly index: number; readonly leafHash: string };
+  readonly audit?: AuditRef;
 }
 
 /** A decision's lifecycle state. */
@@ -185,4 +185,11 @@ export interface Outcome {
   readonly status: 'succeeded' | 'failed';
   readonly detail?: unknown;
   readonly at: string;
+  readonly audit?: AuditRef;
+}
+
+/** Where a record sits in the audit log: its leaf index and hex RFC 6962 leaf hash. */
+export interface AuditRef {
+  readonly index: number;
+  readonly leafHash: string;
 }

@@ -11,6 +11,7 @@ import type { Decision, DecisionState, Outcome } from '../core/types.js';
 export interface Store {
   readonly engine: 'sqlite' | 'postgres';
   readonly decisions: DecisionRepository;
+  readonly audit: AuditRepository;
   /** Resolves when the store answers; rejects with STORE_UNAVAILABLE otherwise. */
   ping(): Promise<void>;
   /** Flushes pending writes and releases connections. Idempotent. */
@@ -24,6 +25,57 @@ export interface NewDecision {
   readonly requestDigest: string;
   /** Scoped per agent: the same key from two agents is two decisions. */
   readonly idempotencyKey?: string;
+  /**
+   * The audit leaf recording this decision. Appended in the same transaction as
+   * the decision (only when the decision is created), and the stored decision's
+   * `audit` is set to `{ index, leafHash }`.
+   */
+  readonly leaf?: NewLeaf;
+}
+
+/** An audit leaf: its exact bytes and its RFC 6962 leaf hash, SHA-256(0x00 ‖ bytes). */
+export interface NewLeaf {
+  readonly bytes: Uint8Array;
+  readonly hash: Uint8Array;
+}
+
+/** A leaf as stored. */
+export interface StoredLeaf {
+  readonly index: number;
+  readonly bytes: Uint8Array;
+}
+
+/** A signed checkpoint (C2SP signed note) for a tree size. */
+export interface StoredCheckpoint {
+  readonly size: number;
+  readonly note: string;
+  readonly createdAt: string;
+}
+
+/**
+ * The audit log: an append-only sequence of leaves and the complete-subtree
+ * hashes of their RFC 6962 tree, integrated in the same transaction that
+ * appends the leaves, so any root or proof costs O(log n) reads.
+ * Leaves and subtrees are never updated or deleted; where the engine allows,
+ * the tables refuse it (triggers).
+ */
+export interface AuditRepository {
+  /** Appends standalone leaves (outcomes, votes, kills, policy changes); group-committed and durable when resolved. */
+  append(leaf: NewLeaf): Promise<{ readonly index: number }>;
+  /** The current tree size and root hash (the empty-tree root for size 0). */
+  treeHead(): Promise<{ readonly size: number; readonly rootHash: Uint8Array }>;
+  /**
+   * The stored hashes of complete subtrees, keyed `level/index`. Rejects with
+   * AUDIT_INVALID when one is missing (a subtree beyond the tree, or tampering).
+   */
+  subtrees(ids: readonly { readonly level: number; readonly index: number }[]): Promise<ReadonlyMap<string, Uint8Array>>;
+  /** Leaves with start <= index < end, in order (end is capped at the tree size; at most 1000 at once). */
+  leaves(start: number, end: number): Promise<readonly StoredLeaf[]>;
+  /** Stores a signed checkpoint; storing the same size twice keeps the first. */
+  saveCheckpoint(checkpoint: { readonly size: number; readonly note: string }): Promise<void>;
+  latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
+  /** Checkpoints with size > afterSize, oldest first, at most `limit` (capped at 1000). */
+  checkpoints(afterSize: number, limit: number): Promise<readonly StoredCheckpoint[]>;
 }
 
 /** The result of `DecisionRepository.insert`. */
@@ -55,10 +107,12 @@ export interface DecisionRepository {
   insert(entry: NewDecision): Promise<InsertDecisionResult>;
   get(id: string): Promise<Decision | undefined>;
   /**
-   * Records the agent's outcome once. Rejects with NOT_FOUND for an unknown id
-   * and CONFLICT when an outcome is already recorded.
+   * Records the agent's outcome once, with its audit leaf in the same
+   * transaction (the stored outcome's `audit` is set to `{ index, leafHash }`).
+   * Rejects with NOT_FOUND for an unknown id and CONFLICT when an outcome is
+   * already recorded.
    */
-  recordOutcome(id: string, outcome: Outcome): Promise<Decision>;
+  recordOutcome(id: string, outcome: Outcome, leaf?: NewLeaf): Promise<Decision>;
   /**
    * Compare-and-set of a decision's state (pending -> approved, ...). Returns the
    * updated decision, or undefined when the decision is not in state `from`.
