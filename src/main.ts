@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { createAuditLog, type AuditLog } from './audit/audit-log.js';
+import { ensureLogKeys } from './audit/log-keys.js';
+import { nodeAuditCrypto } from './audit/node-crypto.js';
 import { ensureKeys, loadKeyring, type Keyring } from './config/keyring.js';
 import { createPolicyHolder, sha256Hex, type PolicyHolder } from './config/policy-file.js';
 import { GovernorError } from './core/errors.js';
@@ -35,6 +38,10 @@ export interface GovernorOptions {
   readonly watch?: boolean;
   readonly logger?: boolean | { level: string };
   readonly clock?: () => number;
+  /** The audit log's origin for a new log (default `governor/<policy name>`); an existing log keeps its key's. */
+  readonly auditOrigin?: string;
+  /** Checkpoint signing cadence. */
+  readonly checkpoint?: { readonly intervalMs?: number; readonly maxLeaves?: number };
 }
 
 /** A wired Governor: the HTTP app and what it is made of. */
@@ -43,6 +50,9 @@ export interface Governor {
   readonly policy: PolicyHolder;
   readonly store: Store;
   readonly decisions: DecisionService;
+  readonly audit: AuditLog;
+  /** The log's public verifier keys (`name+hash+base64`), one per signing key. */
+  readonly auditKeys: readonly string[];
   readonly issuers: { readonly agent: TokenIssuer<typeof AGENT_AUDIENCE>; readonly operator: TokenIssuer<typeof OPERATOR_AUDIENCE> };
   readonly dataDir: string;
   close(): Promise<void>;
@@ -118,16 +128,29 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
   const keys = await loadKeyring(dataDir);
   const store = await openStore({ dataDir, databaseUrl: options.databaseUrl });
   const identity = createIdentity(keys, clock);
+  const logKeys = await ensureLogKeys(dataDir, options.auditOrigin ?? `governor/${policy.current().spec.name}`);
+  const audit = createAuditLog({
+    repository: store.audit,
+    crypto: nodeAuditCrypto,
+    origin: logKeys[0]?.signer.name ?? 'governor',
+    signers: logKeys.map((k) => k.signer),
+    ...(options.checkpoint?.intervalMs === undefined ? {} : { intervalMs: options.checkpoint.intervalMs }),
+    ...(options.checkpoint?.maxLeaves === undefined ? {} : { maxLeaves: options.checkpoint.maxLeaves }),
+    onError: (err) => log('error', 'checkpoint signing failed', { err }),
+  });
+  audit.start();
   const decisions = createDecisionService({
     policy: () => policy.current(),
     store,
     clock,
     newId: randomUUID,
     sha256Hex,
+    audit: { crypto: nodeAuditCrypto, log: audit },
     onFault: (err, context) => log('error', `fault in ${context}, denied`, { err }),
   });
   const app = createServer({
     decisions,
+    audit,
     auth: identity.auth,
     credentials: identity.credentials,
     logger: options.logger ?? false,
@@ -146,6 +169,8 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
     policy,
     store,
     decisions,
+    audit,
+    auditKeys: logKeys.map((k) => k.vkey),
     issuers: identity.issuers,
     dataDir,
     async close() {
@@ -153,6 +178,7 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
       closed = true;
       policy.close();
       await app.close();
+      await audit.stop();
       await store.close();
     },
   };

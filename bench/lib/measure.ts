@@ -30,12 +30,18 @@ export interface MeasureOptions {
 /** Keeps results reachable so the call cannot be optimised away. */
 export let sink: unknown;
 
+/** Every call's latency, in nanoseconds, in call order. */
+export interface Measured {
+  readonly summary: LatencySummary;
+  readonly samplesNs: Float64Array;
+}
+
 /**
  * Calls `fn(i)` `calls` times and times every call on its own with
  * `process.hrtime.bigint()`, so the percentiles are of single calls (GC pauses
  * included), not of batch averages.
  */
-export function measureCalls(fn: (i: number) => unknown, options: MeasureOptions): LatencySummary {
+export function measureCalls(fn: (i: number) => unknown, options: MeasureOptions): Measured {
   const warmupDeadline = performance.now() + (options.maxWarmupMs ?? 2000);
   for (let i = 0; i < options.warmupCalls; i++) {
     sink = fn(i);
@@ -55,7 +61,8 @@ export function measureCalls(fn: (i: number) => unknown, options: MeasureOptions
     }
   }
   const elapsedNs = Number(process.hrtime.bigint() - started);
-  return summarize(samples.subarray(0, n), elapsedNs);
+  const samplesNs = samples.subarray(0, n);
+  return { summary: summarize(samplesNs, elapsedNs), samplesNs };
 }
 
 /** Percentiles of latencies given in nanoseconds, over a loop that took `elapsedNs`. */
@@ -86,7 +93,7 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 /** The cost of the timer itself: p50 of timing an empty call, in nanoseconds. */
 export function timerOverheadNs(): number {
   const noop = () => undefined;
-  return measureCalls(noop, { calls: 100_000, maxMs: 1000, warmupCalls: 10_000 }).p50Us * 1000;
+  return measureCalls(noop, { calls: 100_000, maxMs: 1000, warmupCalls: 10_000 }).summary.p50Us * 1000;
 }
 
 let gcFunction: (() => void) | undefined;

@@ -250,6 +250,13 @@ describe('governor init and token issue', () => {
     expect((await cli(['token', 'issue', '--config', config])).code).toBe(2);
     expect((await cli(['token', 'issue', '--agent', 'a', '--role', 'r', '--operator', 'o', '--config', config])).code).toBe(2);
     expect((await cli(['token', 'issue', '--operator', 'alice', '--ttl', 'forever', '--config', config])).code).toBe(2);
+    expect((await cli(['token', 'issue', '--operator', 'alice smith', '--config', config])).code).toBe(2);
+    const badTtl = await cli(['token', 'issue', '--agent', 'deploy-bot', '--role', 'deployer', '--ttl', 'forever', '--config', config]);
+    expect(badTtl.code).toBe(2);
+    expect(badTtl.err).toContain('ttl');
+    expect(badTtl.err).toContain('Usage: governor token');
+    expect((await cli(['token', 'issue', '--agent', 'deploy-bot', '--role', 'deployer', '--ttl', '2d', '--config', config])).code).toBe(2);
+    expect((await cli(['token', 'issue', '--agent', 'deploy bot', '--role', 'deployer', '--config', config])).code).toBe(2);
     expect((await cli(['token', 'mint', '--agent', 'a', '--role', 'r', '--config', config])).code).toBe(2);
   });
 

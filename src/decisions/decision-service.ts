@@ -2,6 +2,9 @@ import { canonicalJson } from '../core/canonical-json.js';
 import { GovernorError } from '../core/errors.js';
 import type { Action, Decision, DecisionState, Evaluation, Outcome, Principal, Verdict } from '../core/types.js';
 import { evaluatePolicy, type CompiledPolicy } from '../policy/index.js';
+import { decisionLeaf, outcomeLeaf } from '../audit/audit-leaf.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditCrypto } from '../audit/pure/audit-crypto.js';
 import type { Store } from '../store/store.js';
 
 /** What the decision service needs from outside. */
@@ -12,6 +15,8 @@ export interface DecisionServiceOptions {
   readonly clock: () => number;
   readonly newId: () => string;
   readonly sha256Hex: (text: string) => string;
+  /** Every decision and outcome becomes a leaf of this log, durable before the answer. */
+  readonly audit: { readonly crypto: AuditCrypto; readonly log: AuditLog };
   /** Called with faults the service turned into denials, for the log. */
   readonly onFault?: (err: unknown, context: string) => void;
 }
@@ -63,8 +68,10 @@ export function createDecisionService(options: DecisionServiceOptions): Decision
       const result = await store.decisions.insert({
         decision,
         requestDigest,
+        leaf: decisionLeaf(options.audit.crypto, decision, requestDigest),
         ...(action.idempotencyKey === undefined ? {} : { idempotencyKey: action.idempotencyKey }),
       });
+      if (result.created) options.audit.log.appended(1);
       if (!result.created && result.requestDigest !== requestDigest) {
         throw new GovernorError('IDEMPOTENCY_CONFLICT', `idempotency key "${action.idempotencyKey}" was already used for a different action (decision ${result.decision.id})`);
       }
@@ -79,7 +86,10 @@ export function createDecisionService(options: DecisionServiceOptions): Decision
       if (decision.state !== 'allowed' && decision.state !== 'approved') {
         throw new GovernorError('CONFLICT', `decision ${id} is ${decision.state}: only an allowed or approved action can have an outcome`);
       }
-      return store.decisions.recordOutcome(id, { ...outcome, at: new Date(clock()).toISOString() });
+      const recorded: Outcome = { ...outcome, at: new Date(clock()).toISOString() };
+      const updated = await store.decisions.recordOutcome(id, recorded, outcomeLeaf(options.audit.crypto, decision, recorded));
+      options.audit.log.appended(1);
+      return updated;
     },
   };
 }

@@ -157,7 +157,7 @@ describe('HTTP API', () => {
       expect(await stored()).toBe(before);
       return body;
     };
-    const post = (headers: Record<string, string>, payload: unknown = { action: ACTIONS.allow }) =>
+    const post = (headers: Record<string, string>, payload: string | object = { action: ACTIONS.allow }) =>
       h.governor.app.inject({ method: 'POST', url: '/v1/decisions', headers, payload });
 
     it('refuses a request without a credential, and says it is a deny', async () => {
@@ -333,7 +333,7 @@ describe('HTTP API', () => {
   });
 
   describe('outcomes', () => {
-    const outcome = (id: string, payload: unknown, token = agentToken) =>
+    const outcome = (id: string, payload: object, token = agentToken) =>
       h.governor.app.inject({ method: 'POST', url: `/v1/decisions/${id}/outcome`, headers: bearer(token), payload });
 
     it('records the outcome of an allowed action once', async () => {
@@ -382,7 +382,7 @@ describe('HTTP API', () => {
   });
 
   describe('agent credentials', () => {
-    const issue = (agent: string, payload: unknown, token = operatorToken) =>
+    const issue = (agent: string, payload: object, token = operatorToken) =>
       h.governor.app.inject({ method: 'POST', url: `/v1/agents/${agent}/credentials`, headers: bearer(token), payload });
 
     it('lets an operator issue a credential that then works on /v1/decisions', async () => {

@@ -1,7 +1,9 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { GovernorError, isGovernorError } from '../core/errors.js';
 import type { Action, Principal } from '../core/types.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { DecisionService } from '../decisions/decision-service.js';
+import { registerAuditRoutes } from './audit-routes.js';
 import type { Authenticator, CredentialIssuer, Operator } from './authenticator.js';
 import { HTTP_STATUS, type ErrorBody } from './http-errors.js';
 import { ACTION_LIMITS, credentialRequestSchema, decisionRequestSchema, idParamSchema, jsonDepth, outcomeSchema } from '../decisions/schemas.js';
@@ -9,6 +11,7 @@ import { ACTION_LIMITS, credentialRequestSchema, decisionRequestSchema, idParamS
 /** What the HTTP adapter is wired to. It translates; it does not decide. */
 export interface ServerOptions {
   readonly decisions: DecisionService;
+  readonly audit: AuditLog;
   readonly auth: Authenticator;
   readonly credentials: CredentialIssuer;
   /** Health of the parts the server depends on; `ok: false` gives 503. */
@@ -102,14 +105,26 @@ export function createServer(options: ServerOptions): FastifyInstance {
     return reply.status(health.ok ? 200 : 503).send(health);
   });
 
-  app.post<{ Body: { action: Action } }>('/v1/decisions', { schema: { body: decisionRequestSchema }, onRequest: requireAgent }, async (request, reply) => {
+  app.post<{ Body: { action: Action }; Querystring: { checkpoint?: 'wait' } }>(
+    '/v1/decisions',
+    {
+      schema: { body: decisionRequestSchema, querystring: { type: 'object', additionalProperties: false, properties: { checkpoint: { type: 'string', enum: ['wait'] } } } },
+      onRequest: requireAgent,
+    },
+    async (request, reply) => {
     const { action } = request.body;
     if (jsonDepth(action.params, ACTION_LIMITS.paramsDepth + 1) > ACTION_LIMITS.paramsDepth || jsonDepth(action.inverse, ACTION_LIMITS.paramsDepth + 2) > ACTION_LIMITS.paramsDepth + 1) {
       throw new GovernorError('BAD_REQUEST', `action.params nests deeper than ${ACTION_LIMITS.paramsDepth} levels`);
     }
     const decision = await options.decisions.decide(request.principal as Principal, action);
+    if (request.query.checkpoint === 'wait' && decision.audit) {
+      // The agent asked for the signed checkpoint that covers its decision.
+      const checkpoint = await options.audit.covering(decision.audit.index);
+      return reply.status(200).send({ ...decision, audit: { ...decision.audit, checkpoint: checkpoint.note } });
+    }
     return reply.status(200).send(decision);
-  });
+    },
+  );
 
   app.get<{ Params: { id: string } }>('/v1/decisions/:id', { schema: { params: idParamSchema }, onRequest: requireAnyone }, async (request) => {
     const decision = await options.decisions.get(request.params.id);
@@ -137,6 +152,8 @@ export function createServer(options: ServerOptions): FastifyInstance {
       return reply.status(201).send(issued);
     },
   );
+
+  registerAuditRoutes(app, options.audit, { reader: requireAnyone, operator: requireOperator });
 
   return app;
 }

@@ -2,6 +2,7 @@ import { dirname, join, resolve } from 'node:path';
 import { loadKeyring } from '../../config/keyring.js';
 import { createIdentity, DEFAULT_AGENT_TTL } from '../../main.js';
 import { parseDuration } from '../../identity/parse-duration.js';
+import { isGovernorError } from '../../core/errors.js';
 import { configFlag, parseFlags, UsageError, type Command } from '../args.js';
 
 export const tokenCommand: Command = {
@@ -40,18 +41,28 @@ different key, so one can never stand in for the other.
     if (positionals[0] !== 'issue') throw new UsageError(positionals[0] ? `unknown subcommand "${positionals[0]}"` : 'missing subcommand: issue');
     const dataDir = values['data-dir'] ? resolve(io.cwd, values['data-dir']) : join(dirname(resolve(io.cwd, values.config)), '.governor');
     const identity = createIdentity(await loadKeyring(dataDir), Date.now);
+    // A credential request the issuer refuses (bad ttl, id or group) is a usage error: exit 2, with the help.
+    const asUsage = <T>(issue: () => T): T => {
+      try {
+        return issue();
+      } catch (err) {
+        if (isGovernorError(err, 'BAD_REQUEST')) throw new UsageError(err.message);
+        throw err;
+      }
+    };
 
     if (values.agent !== undefined) {
       if (values.operator !== undefined) throw new UsageError('give either --agent or --operator, not both');
       if (!values.role) throw new UsageError('--role is required with --agent');
-      const issued = identity.credentials.issueAgent({
+      const request = {
         agent: values.agent,
         role: values.role,
         ttl: values.ttl ?? DEFAULT_AGENT_TTL,
         ...(values.task ? { task: values.task } : {}),
         ...(values.instance ? { instance: values.instance } : {}),
         ...(values.session ? { session: values.session } : {}),
-      });
+      };
+      const issued = asUsage(() => identity.credentials.issueAgent(request));
       io.out(values.json ? JSON.stringify(issued, null, 2) : issued.token);
       return 0;
     }
@@ -59,7 +70,8 @@ different key, so one can never stand in for the other.
       const ttl = parseDuration(values.ttl ?? '8h');
       if (!ttl.ok) throw new UsageError(`--ttl: ${ttl.issues.map((i) => i.message).join('; ')}`);
       const groups = (values.groups ?? '').split(',').map((g) => g.trim()).filter(Boolean);
-      const issued = identity.issuers.operator.issue({ operator: values.operator, groups, ttlSeconds: ttl.value });
+      const operator = values.operator;
+      const issued = asUsage(() => identity.issuers.operator.issue({ operator, groups, ttlSeconds: ttl.value }));
       io.out(values.json ? JSON.stringify({ token: issued.token, expiresAt: new Date(issued.claims.exp * 1000).toISOString(), claims: issued.claims }, null, 2) : issued.token);
       return 0;
     }

@@ -1,0 +1,82 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { formatTable, targetTable, type Bench, type BenchReport } from './lib/report.js';
+
+/*
+ * Runs the benchmarks: all of them, or those named on the command line
+ * (`npm run bench -- decide cedar`). Prints a table per benchmark and writes
+ * every figure to bench/out/latest.json.
+ */
+
+const BENCHES: Readonly<Record<string, () => Promise<Bench>>> = {
+  decide: async () => (await import('./decide.bench.js')).decideBench,
+  cedar: async () => (await import('./cedar.bench.js')).cedarBench,
+  http: async () => (await import('./http.bench.js')).httpBench,
+};
+
+const OUT_DIR = fileURLToPath(new URL('./out/', import.meta.url));
+
+/** The machine the figures come from. */
+async function machine() {
+  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  return {
+    cpus: availableParallelism(),
+    cpuModel: model.trim(),
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+  };
+}
+
+async function main(): Promise<number> {
+  const requested = process.argv.slice(2).filter((a) => a !== '--');
+  const unknown = requested.filter((name) => !(name in BENCHES));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown benchmark ${unknown.join(', ')}; available: ${Object.keys(BENCHES).join(', ')}\n`);
+    return 2;
+  }
+  const names = requested.length > 0 ? requested : Object.keys(BENCHES);
+  const host = await machine();
+  const loadBefore = loadavg().map((x) => Math.round(x * 100) / 100);
+  process.stdout.write(`Governor benchmarks: ${names.join(', ')}\n${host.cpus} × ${host.cpuModel}, ${host.memoryGiB} GiB, Node ${host.node}, load average ${loadBefore.join(' ')}\n`);
+  if ((loadBefore[0] ?? 0) > 0.5 * host.cpus) process.stdout.write('warning: the machine is busy; figures will be noisy\n');
+
+  const started = Date.now();
+  const reports: Record<string, BenchReport & { durationMs: number }> = {};
+  for (const name of names) {
+    const load = BENCHES[name] as () => Promise<Bench>;
+    const bench = await load();
+    process.stdout.write(`\n# ${bench.name}: ${bench.description}\n`);
+    const t0 = Date.now();
+    const report = await bench.run();
+    reports[name] = { ...report, durationMs: Date.now() - t0 };
+    for (const table of [...report.tables, targetTable(report.name, report.targets)]) process.stdout.write(`\n${formatTable(table)}\n`);
+    process.stdout.write(`(${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+  }
+
+  const result = {
+    startedAt: new Date(started).toISOString(),
+    durationMs: Date.now() - started,
+    command: `npm run bench${requested.length > 0 ? ` -- ${requested.join(' ')}` : ''}`,
+    machine: { ...host, loadAverageBefore: loadBefore, loadAverageAfter: loadavg().map((x) => Math.round(x * 100) / 100) },
+    benches: Object.fromEntries(Object.entries(reports).map(([name, r]) => [name, { durationMs: r.durationMs, targets: r.targets, data: r.data }])),
+  };
+  await mkdir(OUT_DIR, { recursive: true });
+  const file = `${OUT_DIR}latest.json`;
+  await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
+  const missed = Object.values(reports).flatMap((r) => r.targets.filter((t) => !t.met).map((t) => `${r.name}: ${t.name}`));
+  process.stdout.write(`\nwrote ${file} (${(result.durationMs / 1000).toFixed(1)} s in all)\n${missed.length === 0 ? 'every target met' : `targets missed: ${missed.join('; ')}`}\n`);
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
