@@ -1,12 +1,13 @@
 import { isGovernorError } from '../core/errors.js';
 import { UsageError, type Command, type Io } from './args.js';
+import { auditCommand } from './commands/audit.js';
 import { checkCommand } from './commands/check.js';
 import { initCommand } from './commands/init.js';
 import { policyCommand } from './commands/policy-test.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommand } from './commands/token.js';
 
-const COMMANDS: readonly Command[] = [initCommand, serveCommand, checkCommand, policyCommand, tokenCommand];
+const COMMANDS: readonly Command[] = [initCommand, serveCommand, checkCommand, policyCommand, tokenCommand, auditCommand];
 
 const USAGE = `Usage: governor <command> [options]
 

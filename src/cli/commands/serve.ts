@@ -41,6 +41,7 @@ validation is rejected and the last good policy stays in force.
     io.err(`governor listening on ${address}`);
     io.err(`policy ${status.files.join(', ')} digest ${status.digest}`);
     io.err(`store ${governor.store.engine}, data dir ${governor.dataDir}`);
+    io.err(`audit log ${governor.audit.origin}, verifier key${governor.auditKeys.length > 1 ? 's' : ''}: ${governor.auditKeys.join(' ')}`);
     await new Promise<void>((done) => {
       const stop = () => {
         process.off('SIGINT', stop);
