@@ -27,11 +27,11 @@ interface Harness {
 }
 
 /** A Governor on a private copy of the example policy, with its SQLite store in a temp dir. */
-async function startGovernor(options: { clock?: () => number } = {}): Promise<Harness> {
+async function startGovernor(): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'governor-server-'));
   await copyFile(join(EXAMPLES, 'governor.yaml'), join(dir, 'governor.yaml'));
   await copyFile(join(EXAMPLES, 'inventory.yaml'), join(dir, 'inventory.yaml'));
-  const governor = await createGovernor({ policyPath: join(dir, 'governor.yaml'), dataDir: join(dir, 'data'), ...options });
+  const governor = await createGovernor({ policyPath: join(dir, 'governor.yaml'), dataDir: join(dir, 'data') });
   return { dir, governor };
 }
 
