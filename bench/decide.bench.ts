@@ -1,9 +1,10 @@
 import type { Verdict } from '../src/core/types.js';
-import { evaluatePolicy, type CompiledPolicy } from '../src/policy/index.js';
+import type { CompiledPolicy } from '../src/policy/index.js';
+import { implementation } from './lib/governor.js';
 import { heapUsedMiB, measureCalls, summarize, timerOverheadNs, type LatencySummary } from './lib/measure.js';
 import type { Bench, BenchReport, TargetCheck } from './lib/report.js';
 import type { BenchCase } from './lib/synthetic-policy.js';
-import { meanApplicableRules, sizedPolicies, unindexed, verdictCounts, workloadMix } from './lib/workload.js';
+import { loadWorkload, meanApplicableRules, unindexed, verdictCounts, type Workload } from './lib/workload.js';
 
 /*
  * In-process decision latency: `evaluatePolicy()` (normalize, predict impact,
@@ -30,7 +31,8 @@ interface SizeResult {
   readonly identical: boolean;
 }
 
-function measure(policy: CompiledPolicy, cases: readonly BenchCase[]) {
+function measure(w: Workload, policy: CompiledPolicy) {
+  const { cases, evaluatePolicy } = w;
   const n = cases.length;
   const run = measureCalls(
     (i) => {
@@ -43,17 +45,17 @@ function measure(policy: CompiledPolicy, cases: readonly BenchCase[]) {
 }
 
 async function run(): Promise<BenchReport> {
+  const w = await loadWorkload();
+  const { cases, evaluatePolicy } = w;
   const timerNs = timerOverheadNs();
-  const policies = sizedPolicies();
-  const cases = workloadMix();
   const results: SizeResult[] = [];
 
-  for (const sp of policies) {
+  for (const sp of w.policies) {
     const scanPolicy = unindexed(sp.policy);
     const identical = cases.every((c) => JSON.stringify(evaluatePolicy(sp.policy, c.principal, c.action)) === JSON.stringify(evaluatePolicy(scanPolicy, c.principal, c.action)));
     const verdictOf = cases.map((c) => evaluatePolicy(sp.policy, c.principal, c.action).verdict);
-    const indexed = measure(sp.policy, cases);
-    const scan = measure(scanPolicy, cases);
+    const indexed = measure(w, sp.policy);
+    const scan = measure(w, scanPolicy);
     // p50 per verdict, from the same samples: a modify runs the rules twice.
     const p50ByVerdictUs = Object.fromEntries(
       VERDICTS.map((v) => {
@@ -64,10 +66,10 @@ async function run(): Promise<BenchReport> {
     results.push({
       size: sp.size,
       rules: sp.policy.rules.length,
-      applicableRules: meanApplicableRules(sp.policy, cases),
+      applicableRules: meanApplicableRules(w, sp.policy),
       compileMs: sp.compileMs,
       policyHeapMiB: sp.heapMiB,
-      verdicts: verdictCounts(sp.policy, cases),
+      verdicts: verdictCounts(w, sp.policy),
       indexed: { ...indexed.summary, heapUsedMiB: indexed.heapUsedMiB, p50ByVerdictUs },
       scan: { ...scan.summary, heapUsedMiB: scan.heapUsedMiB },
       identical,
@@ -93,18 +95,18 @@ async function run(): Promise<BenchReport> {
   return {
     name: 'decide',
     targets,
-    data: { timerOverheadNs: timerNs, cases: cases.length, callsPerVariant: CALLS, warmupCalls: WARMUP_CALLS, results },
+    data: { implementation: implementation().kind, timerOverheadNs: timerNs, cases: cases.length, callsPerVariant: CALLS, warmupCalls: WARMUP_CALLS, results },
     tables: [
       {
-        title: `decide: evaluatePolicy() in process, ${cases.length} actions in rotation, up to ${CALLS.toLocaleString('en-US')} timed calls per row`,
+        title: `decide: evaluatePolicy() in process (${implementation().kind}), ${cases.length} actions in rotation, up to ${CALLS.toLocaleString('en-US')} timed calls per row`,
         columns: ['rules', 'variant', 'rules run/decision', 'calls', 'p50 µs', 'p90 µs', 'p99 µs', 'max µs', 'decisions/s', 'heap used MiB'],
         rows: results.flatMap((r) => [
           [r.rules, 'indexed', r.applicableRules, r.indexed.calls, r.indexed.p50Us, r.indexed.p90Us, r.indexed.p99Us, r.indexed.maxUs, r.indexed.throughputPerSec, r.indexed.heapUsedMiB],
-          [r.rules, 'scan (no index)', r.rules, r.scan.calls, r.scan.p50Us, r.scan.p90Us, r.scan.p99Us, r.scan.maxUs, r.scan.throughputPerSec, r.scan.heapUsedMiB],
+          [r.rules, 'scan (no index)', r.applicableRules, r.scan.calls, r.scan.p50Us, r.scan.p90Us, r.scan.p99Us, r.scan.maxUs, r.scan.throughputPerSec, r.scan.heapUsedMiB],
         ]),
         notes: [
           `timer overhead (hrtime.bigint pair) ≈ ${Math.round(timerNs)} ns per call, included in every figure`,
-          'rules run/decision: mean rules the index hands one pass (a modify runs a second pass on the bounded step)',
+          'rules run/decision: mean rules one pass runs (a modify runs a second pass on the bounded step); the scan checks every rule\'s match first',
           ...results.map((r) => `${r.rules} rules: index speed-up p50 ${(r.scan.p50Us / r.indexed.p50Us).toFixed(1)}×, p99 ${(r.scan.p99Us / r.indexed.p99Us).toFixed(1)}×; verdicts ${verdictMix(r)}`),
         ],
       },

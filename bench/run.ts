@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { buildForBench, implementation } from './lib/governor.js';
 import { formatTable, targetTable, type Bench, type BenchReport } from './lib/report.js';
 
 /*
@@ -44,6 +45,12 @@ async function main(): Promise<number> {
   if ((loadBefore[0] ?? 0) > 0.5 * host.cpus) process.stdout.write('warning: the machine is busy; figures will be noisy\n');
 
   const started = Date.now();
+  if (process.env.GOVERNOR_BENCH_IMPL !== 'src') {
+    const build = buildForBench();
+    process.stdout.write(`compiled src/ with tsc into bench/out/build in ${(build.ms / 1000).toFixed(1)} s (Governor ships as tsc output)\n`);
+    if (build.warnings.length > 0) process.stdout.write(`warning: src/ has type errors (benchmarking the emitted JS anyway):\n  ${build.warnings.slice(0, 5).join('\n  ')}\n`);
+  }
+  const impl = implementation();
   const reports: Record<string, BenchReport & { durationMs: number }> = {};
   for (const name of names) {
     const load = BENCHES[name] as () => Promise<Bench>;
@@ -60,6 +67,7 @@ async function main(): Promise<number> {
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
     command: `npm run bench${requested.length > 0 ? ` -- ${requested.join(' ')}` : ''}`,
+    implementation: impl.kind,
     machine: { ...host, loadAverageBefore: loadBefore, loadAverageAfter: loadavg().map((x) => Math.round(x * 100) / 100) },
     benches: Object.fromEntries(Object.entries(reports).map(([name, r]) => [name, { durationMs: r.durationMs, targets: r.targets, data: r.data }])),
   };

@@ -116,7 +116,10 @@ export function createIdentity(keys: Keyring, clock: () => number) {
 export async function createGovernor(options: GovernorOptions): Promise<Governor> {
   const clock = options.clock ?? Date.now;
   const dataDir = resolve(options.dataDir ?? defaultDataDir(options.policyPath));
-  const log = (level: 'info' | 'warn' | 'error', message: string, detail?: object) => app.log[level]({ ...detail }, message);
+  // The server's logger once it exists; standard error before that (an early policy reload).
+  let server: FastifyInstance | undefined;
+  const log = (level: 'info' | 'warn' | 'error', message: string, detail?: object) =>
+    server ? server.log[level]({ ...detail }, message) : process.stderr.write(`${level}: ${message}\n`);
 
   const policy = await createPolicyHolder(options.policyPath, {
     watch: options.watch ?? false,
@@ -148,7 +151,7 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
     audit: { crypto: nodeAuditCrypto, log: audit },
     onFault: (err, context) => log('error', `fault in ${context}, denied`, { err }),
   });
-  const app = createServer({
+  const app = (server = createServer({
     decisions,
     audit,
     auth: identity.auth,
@@ -161,7 +164,7 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
       );
       return { ok: storeOk, store: { engine: store.engine, ok: storeOk }, policy: policy.status() };
     },
-  });
+  }));
 
   let closed = false;
   return {

@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { Action, Principal, Tier } from '../../src/core/types.js';
-import { loadPolicy, type CompiledPolicy } from '../../src/policy/index.js';
 
 /*
  * The example policy (examples/governor.yaml, ~10 rules) scaled up with
@@ -107,7 +105,8 @@ export type DraftPrimitive =
     }
   | { readonly kind: 'network-boundary'; readonly roles: Readonly<Record<string, readonly string[]>> }
   | { readonly kind: 'risk-tier'; readonly tier: Tier }
-  | { readonly kind: 'identity-binding' };
+  | { readonly kind: 'identity-binding'; readonly roles?: readonly string[]; readonly requireTask: boolean }
+  | { readonly kind: 'reversible-by-default'; readonly tier: Tier };
 
 /** A generated rule, before it is written as Governor YAML or as Cedar. */
 export interface RuleDraft {
@@ -227,7 +226,7 @@ export function generateRules(count: number, seed = 20_240_601): RuleDraft[] {
         drafts.push({ ...base, primitive: { kind: 'risk-tier', tier: rnd.weighted({ low: 20, medium: 50, high: 30 }) }, condition: rnd.pick(RISK_CONDITIONS) });
         break;
       case 'identity':
-        drafts.push({ ...base, primitive: { kind: 'identity-binding' } });
+        drafts.push({ ...base, primitive: { kind: 'identity-binding', requireTask: true } });
         break;
       case 'shadow':
         drafts.push({ ...base, mode: 'shadow', primitive: { kind: 'deny', message: `trial ${i + 1}` }, condition: rnd.pick(SHADOW_CONDITIONS) });
@@ -266,7 +265,10 @@ export function ruleYaml(d: RuleDraft): string {
       lines.push(`    riskTier: { tier: ${p.tier} }`);
       break;
     case 'identity-binding':
-      lines.push('    identity: { requireTask: true }');
+      lines.push(`    identity: { ${[...(p.roles ? [`roles: ${list(p.roles)}`] : []), `requireTask: ${p.requireTask}`].join(', ')} }`);
+      break;
+    case 'reversible-by-default':
+      lines.push(`    reversibility: { tier: ${p.tier} }`);
       break;
   }
   return lines.join('\n');
@@ -317,15 +319,6 @@ export function buildPolicyTexts(totalRules: number): PolicyTexts {
   const exampleRules = EXAMPLE_POLICY.slice(at).trimEnd();
   const policy = [head, '', '  # Synthetic catalog (bench/lib/synthetic-policy.ts)', ...SYNTHETIC_TOOLS.map(toolYaml), exampleRules, '', '  # Generated rules', ...drafts.map(ruleYaml), ''].join('\n');
   return { policy, inventory: inventoryYaml(), ruleCount: EXAMPLE_RULE_COUNT + drafts.length, drafts };
-}
-
-const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
-
-/** Compiles policy texts, throwing with every issue if they are invalid. */
-export function compileTexts(texts: Pick<PolicyTexts, 'policy' | 'inventory'>): CompiledPolicy {
-  const result = loadPolicy({ policy: { file: 'bench-policy.yaml', text: texts.policy }, inventory: { file: 'bench-inventory.yaml', text: texts.inventory } }, { sha256Hex });
-  if (!result.ok) throw new Error(`the generated policy is invalid:\n${result.issues.map((i) => `${i.file}:${i.line ?? '?'} ${i.path}: ${i.message}`).join('\n')}`);
-  return result.value;
 }
 
 /** A deterministic pool of actions on synthetic tools, of every shape the tools accept. */

@@ -214,7 +214,7 @@ describe('readPolicyFile error reports', () => {
 
   // Known gap (src/policy/parse-policy.ts): structural issues inside a rule name
   // it by index (rules[12]) but not by id, unlike compile-time issues.
-  it.fails('names the rule id in structural issues too', async () => {
+  it('names the rule id in structural issues too', async () => {
     const { text } = await withRule('  - id: tier-rule\n    riskTier: { tier: urgent }\n');
     expect(text).toContain('tier-rule');
   });

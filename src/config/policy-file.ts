@@ -96,7 +96,15 @@ export async function createPolicyHolder(
       clearTimeout(timer);
       // Editors write files in several steps; wait for them to settle.
       timer = setTimeout(() => {
-        reloading = (reloading ?? Promise.resolve(false)).then(reload, reload);
+        // A reload never throws out of the watcher: a failure is reported and the last good policy stays.
+        reloading = (reloading ?? Promise.resolve(false)).then(reload, reload).catch((err: unknown) => {
+          try {
+            options.onReload?.({ ok: false, digest: status.digest, message: `reload failed: ${(err as Error).message}` });
+          } catch {
+            // The reporter itself failed; the running policy is unaffected.
+          }
+          return false;
+        });
       }, 100);
     };
     // Watch the directories: editors often replace a file rather than write it in place.

@@ -79,7 +79,7 @@ export const credentialRequestSchema = {
 export const idParamSchema = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' } },
+  properties: { id: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@-]+$' } },
 } as const;
 
 /** Depth of nested objects and lists in a JSON value (JSON Schema cannot bound it). */

@@ -106,6 +106,17 @@ function parseTool(r: Reader, toolName: string, raw: unknown): ToolSpec | undefi
 
 function parseRule(r: Reader, source: YamlSource, i: number, raw: unknown): RuleSpec | undefined {
   const p = ['rules', i];
+  const before = r.issues.length;
+  const rawId = typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id : undefined;
+  try {
+    return parseRuleBody(r, source, p, i, raw);
+  } finally {
+    // Name the rule in every issue found inside it, not only its position.
+    if (rawId !== undefined) r.prefix(before, `rule "${rawId.slice(0, 128)}": `);
+  }
+}
+
+function parseRuleBody(r: Reader, source: YamlSource, p: (string | number)[], i: number, raw: unknown): RuleSpec | undefined {
   const o = r.object(p, raw, ['id', 'description', 'when', 'match', 'mode', ...PRIMITIVE_KEY_LIST]);
   if (!o) return undefined;
   const ruleId = r.string([...p, 'id'], o.id, id);

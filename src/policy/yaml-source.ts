@@ -74,6 +74,14 @@ export class Reader {
     return undefined;
   }
 
+  /** Prefixes the messages of the issues recorded since `from`. */
+  prefix(from: number, text: string): void {
+    for (let i = from; i < this.issues.length; i++) {
+      const issue = this.issues[i] as Issue;
+      this.issues[i] = { ...issue, message: text + issue.message };
+    }
+  }
+
   object(path: readonly (string | number)[], value: unknown, allowed?: readonly string[]): Record<string, unknown> | undefined {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return this.fail(path, `expected a mapping, got ${describe(value)}`);
     const record = value as Record<string, unknown>;

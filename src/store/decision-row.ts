@@ -1,5 +1,6 @@
 import { GovernorError } from '../core/errors.js';
 import type { Outcome } from '../core/types.js';
+import { jsonWithoutAudit } from './audit-leaf.js';
 import type { ListDecisionsOptions, NewDecision } from './store.js';
 
 /** Most decisions one `list` call returns, whatever limit the caller asks for. */
@@ -19,7 +20,10 @@ export interface DecisionRow {
   readonly requestDigest: string;
   readonly state: string;
   readonly verdict: string;
-  /** JSON of the decision. */
+  /**
+   * JSON of the decision. For a decision with an audit leaf, without `audit`:
+   * the batch adds it (`withAuditRef`) once the leaf has its index.
+   */
   readonly body: string;
 }
 
@@ -51,13 +55,16 @@ export function toDecisionRow(entry: NewDecision): DecisionRow {
     requestDigest: entry.requestDigest,
     state: decision.state,
     verdict: decision.verdict,
-    body: toJson(decision, 'decision'),
+    body: entry.leaf === undefined ? toJson(decision, 'decision') : jsonWithoutAudit(decision, 'decision'),
   };
 }
 
-/** JSON of an outcome; rejects with BAD_REQUEST when it has no JSON form. */
-export function toOutcomeJson(outcome: Outcome): string {
-  return toJson(outcome, 'outcome');
+/**
+ * JSON of an outcome; rejects with BAD_REQUEST when it has no JSON form. With
+ * an audit leaf, without `audit`: the batch adds it once the leaf has its index.
+ */
+export function toOutcomeJson(outcome: Outcome, audited = false): string {
+  return audited ? jsonWithoutAudit(outcome, 'outcome') : toJson(outcome, 'outcome');
 }
 
 /** The effective limit of a listing: an integer in [0, MAX_LIST_LIMIT]. */

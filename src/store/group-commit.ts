@@ -28,6 +28,12 @@ export interface GroupCommitOptions<T, R> {
   readonly maxPending?: number;
   /** Called after every flush, committed or not. Must not throw. */
   readonly onBatch?: (info: BatchInfo) => void;
+  /**
+   * The error the write `item` rejects with when its batch failed, given the
+   * STORE_UNAVAILABLE error of the batch (the default), e.g. AUDIT_UNAVAILABLE
+   * for a write that carried an audit leaf. Must not throw.
+   */
+  readonly failure?: (item: T, error: GovernorError) => unknown;
 }
 
 interface Waiter<T, R> {
@@ -46,14 +52,16 @@ const DEFAULT_MAX_PENDING = 8192;
  * a durable commit (one fsync) is shared by every write in the batch.
  *
  * Guarantees: a promise resolves only after the transaction holding its item
- * committed; it rejects with STORE_UNAVAILABLE when that transaction failed, when
- * the queue is over its high-water mark, or when the committer is closed.
+ * committed; it rejects with STORE_UNAVAILABLE when that transaction failed
+ * (or with what `failure` maps that to), when the queue is over its
+ * high-water mark, or when the committer is closed.
  */
 export class GroupCommitter<T, R> {
   readonly #commit: GroupCommitOptions<T, R>['commit'];
   readonly #maxBatchSize: number;
   readonly #maxPending: number;
   readonly #onBatch: ((info: BatchInfo) => void) | undefined;
+  readonly #failure: ((item: T, error: GovernorError) => unknown) | undefined;
   #queue: Waiter<T, R>[] = [];
   #flushing = false;
   #scheduled = false;
@@ -73,6 +81,7 @@ export class GroupCommitter<T, R> {
     this.#maxBatchSize = maxBatchSize;
     this.#maxPending = maxPending;
     this.#onBatch = options.onBatch;
+    this.#failure = options.failure;
   }
 
   /** Items waiting for a flush (not counting the batch being written). */
@@ -138,7 +147,7 @@ export class GroupCommitter<T, R> {
         }
       } catch (err) {
         const error = storeUnavailable(`the write did not become durable (batch of ${batch.length})`, err);
-        for (const w of batch) w.reject(error);
+        for (const w of batch) w.reject(this.#failure === undefined ? error : this.#failure(w.item, error));
         return;
       }
       committed = true;

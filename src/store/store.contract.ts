@@ -1,16 +1,42 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { nodeAuditCrypto } from '../audit/node-crypto.js';
+import { encodeHex } from '../audit/pure/bytes.js';
+import {
+  consistencyPlan,
+  inclusionPlan,
+  resolveNode,
+  resolveProof,
+  rootPlan,
+  subtreesOf,
+  verifyConsistency,
+  verifyInclusion,
+} from '../audit/pure/merkle.js';
 import { isGovernorError, type ErrorCode } from '../core/errors.js';
 import type { Decision, DecisionState } from '../core/types.js';
 import type { Store } from './store.js';
-import { makeNewDecision, uniqueName } from './test-fixtures.js';
+import { hashReader, makeAuditedDecision, makeLeaf, makeNewDecision, uniqueName, verifyStoredTree } from './test-fixtures.js';
+
+/** How the contract reaches one engine. */
+export interface StoreContractEngine {
+  /**
+   * Opens a store over the same database on every call (so data written by
+   * one store is read by the next).
+   */
+  readonly open: () => Promise<Store>;
+  /**
+   * Runs one SQL statement on that database through a connection of its own,
+   * as an operator with direct access would; table names are unqualified.
+   */
+  readonly sql: (statement: string) => Promise<void>;
+}
 
 /**
- * The behaviour every Store adapter must have. `open` must open a store over
- * the same database on every call (so data written by one store is read by the
- * next); tests keep to their own agents and ids, so the database may be shared
- * with other tests and need not be empty.
+ * The behaviour every Store adapter must have. Tests keep to their own agents
+ * and ids, so the database may be shared with other tests and need not be
+ * empty; the audit log is shared, so audit tests check the whole log.
  */
-export function runStoreContract(name: string, open: () => Promise<Store>): void {
+export function runStoreContract(name: string, engine: StoreContractEngine): void {
+  const { open } = engine;
   describe(`Store contract: ${name}`, () => {
     const opened: Store[] = [];
     const openStore = async (): Promise<Store> => {
@@ -297,6 +323,255 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
       });
     });
 
+    describe('audit log', () => {
+      const crypto = nodeAuditCrypto;
+
+      it('appends the leaves of 200 concurrent inserts with dense indices in call order, and stores the tree they make', async () => {
+        const store = await openStore();
+        const before = (await store.audit.treeHead()).size;
+        const agent = uniqueName('agent');
+        const entries = Array.from({ length: 200 }, () => makeAuditedDecision({ agent }));
+        const results = await Promise.all(entries.map((entry) => store.decisions.insert(entry)));
+        results.forEach((result, i) => {
+          const entry = entries[i] as (typeof entries)[number];
+          expect(result).toEqual({
+            decision: { ...entry.decision, audit: { index: before + i, leafHash: encodeHex(entry.leaf.hash) } },
+            requestDigest: entry.requestDigest,
+            created: true,
+          });
+        });
+        for (const [i, entry] of entries.entries()) {
+          expect(await store.decisions.get(entry.decision.id)).toEqual((results[i] as (typeof results)[number]).decision);
+        }
+        expect((await store.audit.treeHead()).size).toBe(before + 200);
+        const leaves = await store.audit.leaves(before, before + 200);
+        expect(leaves.map((leaf) => leaf.index)).toEqual(entries.map((_, i) => before + i));
+        expect(leaves.map((leaf) => leaf.bytes)).toEqual(entries.map((entry) => entry.leaf.bytes));
+        await verifyStoredTree(store);
+      });
+
+      it('gives leaves of every kind of write in one batch consecutive indices, in call order', async () => {
+        const store = await openStore();
+        const agent = uniqueName('agent');
+        const earlier = makeNewDecision({ agent, verdict: 'pending' });
+        await store.decisions.insert(earlier);
+        const before = (await store.audit.treeHead()).size;
+        const audited = makeAuditedDecision({ agent });
+        const outcomeLeaf = makeLeaf('outcome');
+        const outcome = { status: 'succeeded' as const, at: new Date().toISOString() };
+        const [plain, appended, inserted, recorded, moved, appendedLast] = await Promise.all([
+          store.decisions.insert(makeNewDecision({ agent })),
+          store.audit.append(makeLeaf('vote')),
+          store.decisions.insert(audited),
+          store.decisions.recordOutcome(earlier.decision.id, outcome, outcomeLeaf),
+          store.decisions.transition(earlier.decision.id, 'pending', 'approved'),
+          store.audit.append(makeLeaf('kill')),
+        ]);
+        expect(plain.decision.audit).toBeUndefined();
+        expect(appended).toEqual({ index: before });
+        expect(inserted.decision.audit).toEqual({ index: before + 1, leafHash: encodeHex(audited.leaf.hash) });
+        const outcomeAudit = { index: before + 2, leafHash: encodeHex(outcomeLeaf.hash) };
+        expect(recorded).toEqual({ ...earlier.decision, outcome: { ...outcome, audit: outcomeAudit } });
+        expect(moved?.outcome).toEqual({ ...outcome, audit: outcomeAudit });
+        expect(appendedLast).toEqual({ index: before + 3 });
+        expect((await store.decisions.get(earlier.decision.id))?.outcome?.audit).toEqual(outcomeAudit);
+        expect((await store.audit.treeHead()).size).toBe(before + 4);
+        const texts = (await store.audit.leaves(before, before + 4)).map((leaf) => new TextDecoder().decode(leaf.bytes));
+        expect(texts).toEqual(['vote', `decision ${audited.decision.id}`, 'outcome', 'kill']);
+      });
+
+      it('serves inclusion and consistency proofs from O(log n) stored subtrees that verify', async () => {
+        const store = await openStore();
+        await Promise.all(Array.from({ length: 150 }, () => store.audit.append(makeLeaf())));
+        const tree = await verifyStoredTree(store);
+        const size = tree.size;
+        const head = await store.audit.treeHead();
+        const random = seeded(size);
+        for (let n = 0; n < 40; n++) {
+          const treeSize = 1 + Math.floor(random() * size);
+          const index = Math.floor(random() * treeSize);
+          const plan = inclusionPlan(index, treeSize);
+          const ids = subtreesOf(plan);
+          expect(ids.length).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(treeSize + 1)) + 1);
+          const reader = hashReader(await store.audit.subtrees(ids));
+          const proof = resolveProof(crypto, plan, reader);
+          const root = resolveNode(crypto, rootPlan(treeSize), hashReader(await store.audit.subtrees(rootPlan(treeSize))));
+          expect(verifyInclusion(crypto, tree.subtree(0, index), index, treeSize, proof, root)).toEqual({ ok: true });
+          expect(verifyInclusion(crypto, tree.subtree(0, index), index, treeSize, proof, tree.root(treeSize))).toEqual({ ok: true });
+
+          const size2 = 1 + Math.floor(random() * size);
+          const size1 = 1 + Math.floor(random() * size2);
+          const consistency = resolveProof(crypto, consistencyPlan(size1, size2), hashReader(await store.audit.subtrees(subtreesOf(consistencyPlan(size1, size2)))));
+          expect(verifyConsistency(crypto, size1, size2, consistency, tree.root(size1), tree.root(size2))).toEqual({ ok: true });
+        }
+        const whole = resolveProof(crypto, consistencyPlan(1, head.size), hashReader(await store.audit.subtrees(subtreesOf(consistencyPlan(1, head.size)))));
+        expect(verifyConsistency(crypto, 1, head.size, whole, tree.root(1), head.rootHash)).toEqual({ ok: true });
+      });
+
+      it('appends no leaf for an idempotent duplicate, a conflicting id or a refused outcome', async () => {
+        const store = await openStore();
+        const agent = uniqueName('agent');
+        const key = uniqueName('key');
+        const first = makeAuditedDecision({ agent, idempotencyKey: key });
+        const stored = (await store.decisions.insert(first)).decision;
+        const before = (await store.audit.treeHead()).size;
+
+        const retry = await store.decisions.insert(makeAuditedDecision({ agent, idempotencyKey: key }));
+        expect(retry).toEqual({ decision: stored, requestDigest: first.requestDigest, created: false });
+        await expectCode(store.decisions.insert({ ...makeAuditedDecision({ agent }), decision: first.decision }), 'STORE_CONFLICT');
+        await expectCode(
+          store.decisions.recordOutcome(uniqueName('missing'), { status: 'failed', at: new Date().toISOString() }, makeLeaf()),
+          'NOT_FOUND',
+        );
+        await store.decisions.recordOutcome(first.decision.id, { status: 'succeeded', at: new Date().toISOString() }, makeLeaf());
+        await expectCode(
+          store.decisions.recordOutcome(first.decision.id, { status: 'failed', at: new Date().toISOString() }, makeLeaf()),
+          'CONFLICT',
+        );
+        expect((await store.audit.treeHead()).size).toBe(before + 1);
+
+        // Racing in one batch: one leaf for the winner, the rest keep dense indices.
+        const raceKey = uniqueName('key');
+        const racing = Array.from({ length: 25 }, (_, i) =>
+          i % 5 === 0 ? makeAuditedDecision({ agent }) : makeAuditedDecision({ agent, idempotencyKey: raceKey }),
+        );
+        const results = await Promise.all(racing.map((entry) => store.decisions.insert(entry)));
+        const created = results.filter((r) => r.created);
+        expect(created).toHaveLength(6);
+        expect(created.map((r) => r.decision.audit?.index)).toEqual([0, 1, 2, 3, 4, 5].map((i) => before + 1 + i));
+        const winner = results[1] as (typeof results)[number];
+        for (const r of results.filter((_, i) => i % 5 !== 0)) expect(r.decision).toEqual(winner.decision);
+        expect((await store.audit.treeHead()).size).toBe(before + 7);
+        await verifyStoredTree(store);
+      });
+
+      it('refuses a leaf whose hash is not SHA-256(0x00 ‖ bytes) with BAD_REQUEST and writes nothing', async () => {
+        const store = await openStore();
+        const before = await store.audit.treeHead();
+        const entry = makeAuditedDecision();
+        const forged = { ...entry, leaf: { bytes: entry.leaf.bytes, hash: makeLeaf().hash } };
+        await expectCode(store.decisions.insert(forged), 'BAD_REQUEST');
+        await expectCode(store.audit.append({ bytes: entry.leaf.bytes, hash: entry.leaf.hash.slice(1) }), 'BAD_REQUEST');
+        expect(await store.decisions.get(entry.decision.id)).toBeUndefined();
+        expect(await store.audit.treeHead()).toEqual(before);
+      });
+
+      it('stores the leaf bytes as they were when appended, whatever the caller does with its arrays afterwards', async () => {
+        const store = await openStore();
+        const leaf = makeLeaf('original');
+        const pending = store.audit.append(leaf);
+        leaf.bytes.fill(0);
+        const { index } = await pending;
+        const [stored] = await store.audit.leaves(index, index + 1);
+        expect(new TextDecoder().decode(stored?.bytes)).toBe('original');
+      });
+
+      it('reads leaves in ranges capped at 1000 and at the tree size', async () => {
+        const store = await openStore();
+        await store.audit.append(makeLeaf());
+        const { size } = await store.audit.treeHead();
+        expect((await store.audit.leaves(0, size + 5000)).length).toBe(Math.min(size, 1000));
+        expect(await store.audit.leaves(size, size + 10)).toEqual([]);
+        expect((await store.audit.leaves(size - 1, size + 10)).map((leaf) => leaf.index)).toEqual([size - 1]);
+        expect(await store.audit.leaves(5, 5)).toEqual([]);
+        await expectCode(store.audit.leaves(-1, 3), 'BAD_REQUEST');
+        await expectCode(store.audit.leaves(0.5, 3), 'BAD_REQUEST');
+      });
+
+      it('rejects subtrees it does not hold with AUDIT_INVALID, and ids that name none with BAD_REQUEST', async () => {
+        const store = await openStore();
+        await store.audit.append(makeLeaf());
+        const { size } = await store.audit.treeHead();
+        expect((await store.audit.subtrees([])).size).toBe(0);
+        expect([...(await store.audit.subtrees([{ level: 0, index: size - 1 }])).keys()]).toEqual([`0/${size - 1}`]);
+        await expectCode(store.audit.subtrees([{ level: 0, index: size }]), 'AUDIT_INVALID');
+        await expectCode(store.audit.subtrees([{ level: 0, index: 0 }, { level: 40, index: 0 }]), 'AUDIT_INVALID');
+        await expectCode(store.audit.subtrees([{ level: -1, index: 0 }]), 'BAD_REQUEST');
+        await expectCode(store.audit.subtrees([{ level: 1, index: 0.5 }]), 'BAD_REQUEST');
+      });
+
+      it('stores checkpoints, keeps the first one of a size, and lists them oldest first', async () => {
+        const store = await openStore();
+        await Promise.all([store.audit.append(makeLeaf()), store.audit.append(makeLeaf())]);
+        const { size } = await store.audit.treeHead();
+        await store.audit.saveCheckpoint({ size: size - 1, note: 'note at size - 1\n' });
+        await store.audit.saveCheckpoint({ size, note: 'first note\n' });
+        await store.audit.saveCheckpoint({ size, note: 'second note\n' });
+        const latest = await store.audit.latestCheckpoint();
+        expect(latest).toMatchObject({ size, note: 'first note\n' });
+        expect(Date.parse(latest?.createdAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
+        expect(latest?.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        const listed = await store.audit.checkpoints(size - 2, 10);
+        expect(listed.map((c) => [c.size, c.note])).toEqual([
+          [size - 1, 'note at size - 1\n'],
+          [size, 'first note\n'],
+        ]);
+        expect(await store.audit.checkpoints(size - 2, 1)).toHaveLength(1);
+        expect(await store.audit.checkpoints(size, 10)).toEqual([]);
+        await expectCode(store.audit.saveCheckpoint({ size: size + 1000, note: 'beyond\n' }), 'BAD_REQUEST');
+        await expectCode(store.audit.saveCheckpoint({ size: -1, note: 'x' }), 'BAD_REQUEST');
+        await expectCode(store.audit.checkpoints(0, -1), 'BAD_REQUEST');
+      });
+
+      it('refuses UPDATE and DELETE of leaves, subtrees and checkpoints, and moving the head back, through SQL', async () => {
+        const store = await openStore();
+        await Promise.all([store.audit.append(makeLeaf()), store.audit.append(makeLeaf())]);
+        const { size } = await store.audit.treeHead();
+        await store.audit.saveCheckpoint({ size, note: 'checkpoint\n' });
+        const refused = [
+          'UPDATE audit_leaves SET leaf = leaf_hash WHERE idx = 0',
+          'DELETE FROM audit_leaves WHERE idx = 0',
+          'DELETE FROM audit_leaves',
+          'UPDATE audit_subtrees SET hash = hash WHERE level = 1 AND idx = 0',
+          'DELETE FROM audit_subtrees',
+          `UPDATE audit_checkpoints SET note = 'forged' WHERE size = ${size}`,
+          'DELETE FROM audit_checkpoints',
+          'UPDATE audit_head SET size = 0',
+          'DELETE FROM audit_head',
+        ];
+        for (const statement of refused) {
+          await expect(engine.sql(statement), statement).rejects.toThrow(/append-only/);
+        }
+        await engine.sql(`UPDATE audit_head SET size = size`);
+        expect((await store.audit.treeHead()).size).toBe(size);
+        expect((await store.audit.latestCheckpoint())?.note).toBe('checkpoint\n');
+        await verifyStoredTree(store);
+      });
+
+      it('lets two stores on one database append concurrently with dense indices and one consistent tree', async () => {
+        const [a, b] = await Promise.all([openStore(), openStore()]);
+        const before = (await a.audit.treeHead()).size;
+        const agent = uniqueName('agent');
+        const writes = Array.from({ length: 200 }, (_, i): Promise<number> => {
+          const store = i % 2 === 0 ? a : b;
+          if (i % 3 === 0) return store.audit.append(makeLeaf()).then((r) => r.index);
+          return store.decisions.insert(makeAuditedDecision({ agent })).then((r) => r.decision.audit?.index ?? -1);
+        });
+        // A third wave while the first is still being written.
+        const more = Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? b : a).audit.append(makeLeaf()).then((r) => r.index));
+        const indices = await Promise.all([...writes, ...more]);
+        expect([...indices].sort((x, y) => x - y)).toEqual(Array.from({ length: 300 }, (_, i) => before + i));
+        const [headA, headB] = await Promise.all([a.audit.treeHead(), b.audit.treeHead()]);
+        expect(headA).toEqual(headB);
+        expect(headA.size).toBe(before + 300);
+        await verifyStoredTree(b);
+      });
+
+      it('keeps the tree across close and reopen, and continues it', async () => {
+        const store = await open();
+        await Promise.all(Array.from({ length: 10 }, () => store.audit.append(makeLeaf())));
+        const head = await store.audit.treeHead();
+        await store.close();
+
+        const reopened = await openStore();
+        expect(await reopened.audit.treeHead()).toEqual(head);
+        expect(await reopened.audit.append(makeLeaf())).toEqual({ index: head.size });
+        const entry = makeAuditedDecision();
+        expect((await reopened.decisions.insert(entry)).decision.audit?.index).toBe(head.size + 1);
+        await verifyStoredTree(reopened);
+      });
+    });
+
     describe('close', () => {
       it('flushes writes still queued, then closes', async () => {
         const store = await open();
@@ -324,6 +599,11 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
           store.decisions.recordOutcome(entry.decision.id, { status: 'succeeded', at: new Date().toISOString() }),
           'STORE_UNAVAILABLE',
         );
+        await expectCode(store.audit.append(makeLeaf()), 'STORE_UNAVAILABLE');
+        await expectCode(store.audit.treeHead(), 'STORE_UNAVAILABLE');
+        await expectCode(store.audit.leaves(0, 1), 'STORE_UNAVAILABLE');
+        await expectCode(store.audit.subtrees([{ level: 0, index: 0 }]), 'STORE_UNAVAILABLE');
+        await expectCode(store.audit.latestCheckpoint(), 'STORE_UNAVAILABLE');
       });
 
       it('keeps everything across close and reopen', async () => {
@@ -354,4 +634,16 @@ async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<v
   );
   expect(error, `expected a GovernorError ${code}`).toBeDefined();
   expect(isGovernorError(error, code), `expected ${code}, got ${String(error)}`).toBe(true);
+}
+
+/** A small deterministic PRNG (mulberry32), so a failing proof test can be replayed. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

@@ -2,19 +2,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll } from 'vitest';
 import { createPostgresStore } from './postgres/index.js';
 import { createSqliteStore } from './sqlite/index.js';
-import { runStoreContract } from './store.contract.js';
+import { runStoreContract, type StoreContractEngine } from './store.contract.js';
 import type { Store } from './store.js';
 import { testDatabaseUrl } from './test-fixtures.js';
 
 const TEST_DATABASE_URL = testDatabaseUrl();
 
-interface Engine {
+interface Engine extends StoreContractEngine {
   readonly name: string;
-  readonly open: () => Promise<Store>;
   readonly cleanup: () => Promise<void>;
 }
 
@@ -24,6 +24,14 @@ function sqliteEngine(): Engine {
   return {
     name: 'sqlite',
     open: () => createSqliteStore({ path }),
+    sql: async (statement) => {
+      const db = new Database(path);
+      try {
+        db.exec(statement);
+      } finally {
+        db.close();
+      }
+    },
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
 }
@@ -34,6 +42,16 @@ function postgresEngine(connectionString: string): Engine {
   return {
     name: 'postgres',
     open: () => createPostgresStore({ connectionString, schema }),
+    sql: async (statement) => {
+      const client = new pg.Client({ connectionString });
+      await client.connect();
+      try {
+        await client.query(`SET search_path TO ${schema}`);
+        await client.query(statement);
+      } finally {
+        await client.end();
+      }
+    },
     cleanup: async () => {
       const client = new pg.Client({ connectionString });
       await client.connect();
@@ -49,7 +67,7 @@ function postgresEngine(connectionString: string): Engine {
 const ENGINES: readonly Engine[] = [sqliteEngine(), ...(TEST_DATABASE_URL === undefined ? [] : [postgresEngine(TEST_DATABASE_URL)])];
 
 for (const engine of ENGINES) {
-  runStoreContract(engine.name, engine.open);
+  runStoreContract(engine.name, engine);
 }
 
 afterAll(async () => {

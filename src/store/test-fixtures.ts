@@ -1,6 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { nodeAuditCrypto } from '../audit/node-crypto.js';
+import { bytesEqual } from '../audit/pure/bytes.js';
+import { hashLeaf, resolveNode, rootPlan, type HashReader, type SubtreeId } from '../audit/pure/merkle.js';
+import { MemoryTree } from '../audit/pure/memory-tree.js';
 import type { Decision, DecisionState, Verdict } from '../core/types.js';
-import type { NewDecision } from './store.js';
+import type { NewDecision, NewLeaf, Store, StoredLeaf } from './store.js';
 
 /** What a test may choose about a decision; everything else is filled in. */
 export interface DecisionFixture {
@@ -99,4 +103,76 @@ export function makeNewDecision(
     requestDigest: fixture.requestDigest ?? randomBytes(32).toString('hex'),
     ...(fixture.idempotencyKey === undefined ? {} : { idempotencyKey: fixture.idempotencyKey }),
   };
+}
+
+/** An audit leaf over `text` (random bytes by default), with its RFC 6962 leaf hash. */
+export function makeLeaf(text?: string): NewLeaf {
+  const bytes = text === undefined ? new Uint8Array(randomBytes(64)) : new TextEncoder().encode(text);
+  return { bytes, hash: hashLeaf(nodeAuditCrypto, bytes) };
+}
+
+/** A NewDecision around `makeDecision(fixture)` carrying an audit leaf. */
+export function makeAuditedDecision(
+  fixture: DecisionFixture & { readonly idempotencyKey?: string; readonly requestDigest?: string } = {},
+): NewDecision & { readonly leaf: NewLeaf } {
+  const entry = makeNewDecision(fixture);
+  return { ...entry, leaf: makeLeaf(`decision ${entry.decision.id}`) };
+}
+
+/** A HashReader over subtrees fetched from a store. */
+export function hashReader(hashes: ReadonlyMap<string, Uint8Array>): HashReader {
+  return {
+    subtree(level, index) {
+      const hash = hashes.get(`${level}/${index}`);
+      if (hash === undefined) throw new Error(`subtree ${level}/${index} was not fetched`);
+      return hash;
+    },
+  };
+}
+
+/** Every leaf of the store's log, read in pages. */
+export async function readAllLeaves(store: Store, size: number): Promise<StoredLeaf[]> {
+  const leaves: StoredLeaf[] = [];
+  while (leaves.length < size) {
+    const page = await store.audit.leaves(leaves.length, size);
+    if (page.length === 0) throw new Error(`the log stops at ${leaves.length} leaves, its head says ${size}`);
+    leaves.push(...page);
+  }
+  return leaves;
+}
+
+/**
+ * Reads the whole log of `store` and checks it against a MemoryTree built from
+ * its leaves: dense indices, every stored complete subtree, the root at every
+ * size, and the tree head. Throws on the first difference; returns the tree.
+ */
+export async function verifyStoredTree(store: Store): Promise<MemoryTree> {
+  const head = await store.audit.treeHead();
+  const leaves = await readAllLeaves(store, head.size);
+  const tree = new MemoryTree(nodeAuditCrypto);
+  leaves.forEach((leaf, i) => {
+    if (leaf.index !== i) throw new Error(`leaf ${i} is stored at index ${leaf.index}`);
+    tree.appendLeaf(leaf.bytes);
+  });
+  if (!bytesEqual(tree.root(), head.rootHash)) throw new Error(`the tree head root differs from the leaves' at size ${head.size}`);
+  const ids: SubtreeId[] = [];
+  for (let level = 0; 2 ** level <= head.size; level++) {
+    for (let index = 0; (index + 1) * 2 ** level <= head.size; index++) ids.push({ level, index });
+  }
+  const stored = new Map<string, Uint8Array>();
+  for (let i = 0; i < ids.length; i += 1000) {
+    for (const [key, hash] of await store.audit.subtrees(ids.slice(i, i + 1000))) stored.set(key, hash);
+  }
+  for (const { level, index } of ids) {
+    if (!bytesEqual(stored.get(`${level}/${index}`) as Uint8Array, tree.subtree(level, index))) {
+      throw new Error(`stored subtree ${level}/${index} differs from the leaves'`);
+    }
+  }
+  const reader = hashReader(stored);
+  for (let size = 0; size <= head.size; size++) {
+    if (!bytesEqual(resolveNode(nodeAuditCrypto, rootPlan(size), reader), tree.root(size))) {
+      throw new Error(`the root at size ${size} from stored subtrees differs from the leaves'`);
+    }
+  }
+  return tree;
 }

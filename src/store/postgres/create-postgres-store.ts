@@ -1,10 +1,13 @@
 import pg from 'pg';
 import { GovernorError } from '../../core/errors.js';
+import { nodeAuditCrypto } from '../../audit/node-crypto.js';
 import type { BatchInfo } from '../group-commit.js';
 import { storeUnavailable } from '../store-error.js';
-import type { DecisionRepository, Store } from '../store.js';
+import type { AuditRepository, DecisionRepository, Store } from '../store.js';
+import { PostgresAuditLog } from './audit-log.js';
+import { PostgresAuditRepository } from './audit-repository.js';
 import { PostgresDecisionRepository } from './decision-repository.js';
-import { migratePostgres, tableNames } from './migrations.js';
+import { migratePostgres, tableNames, type TableName } from './migrations.js';
 import { PostgresConnection, type PostgresPool } from './postgres-connection.js';
 
 /** Options of `createPostgresStore`. */
@@ -71,13 +74,16 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
   try {
     const driver: PostgresPool = pool;
+    const table = tableNames(config.schema);
+    const log = new PostgresAuditLog(table, nodeAuditCrypto);
     const connection = new PostgresConnection(driver, {
+      log,
       ...(config.maxBatchSize === undefined ? {} : { maxBatchSize: config.maxBatchSize }),
       ...(config.maxPendingWrites === undefined ? {} : { maxPendingWrites: config.maxPendingWrites }),
       ...(config.onBatch === undefined ? {} : { onBatch: config.onBatch }),
     });
     await migratePostgres(driver, config.schema);
-    return new PostgresStore(connection, config.schema);
+    return new PostgresStore(connection, log, table);
   } catch (err) {
     await pool.end().catch(() => undefined);
     if (err instanceof GovernorError && err.code === 'CONFIG_INVALID') throw err;
@@ -88,11 +94,13 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 class PostgresStore implements Store {
   readonly engine = 'postgres' as const;
   readonly decisions: DecisionRepository;
+  readonly audit: AuditRepository;
   readonly #connection: PostgresConnection;
 
-  constructor(connection: PostgresConnection, schema: string | undefined) {
+  constructor(connection: PostgresConnection, log: PostgresAuditLog, table: TableName) {
     this.#connection = connection;
-    this.decisions = new PostgresDecisionRepository(connection, tableNames(schema));
+    this.decisions = new PostgresDecisionRepository(connection, table, nodeAuditCrypto);
+    this.audit = new PostgresAuditRepository(connection, log, table, nodeAuditCrypto);
   }
 
   async ping(): Promise<void> {

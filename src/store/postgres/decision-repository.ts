@@ -1,8 +1,11 @@
 import { GovernorError } from '../../core/errors.js';
-import type { Decision, DecisionState, Outcome } from '../../core/types.js';
+import type { AuditRef, Decision, DecisionState, Outcome } from '../../core/types.js';
+import type { AuditCrypto } from '../../audit/pure/audit-crypto.js';
+import { checkLeaf, withAuditRef, type CheckedLeaf } from '../audit-leaf.js';
 import { listLimit, toDecisionRow, toOutcomeJson, type DecisionRow } from '../decision-row.js';
 import type { Settled } from '../group-commit.js';
-import type { DecisionRepository, InsertDecisionResult, ListDecisionsOptions, NewDecision } from '../store.js';
+import type { BatchLog } from '../leaf-batch.js';
+import type { DecisionRepository, InsertDecisionResult, ListDecisionsOptions, NewDecision, NewLeaf } from '../store.js';
 import type { TableName } from './migrations.js';
 import type { PostgresConnection, PostgresQueryable, PostgresWriteKind } from './postgres-connection.js';
 
@@ -19,6 +22,7 @@ interface ExistingRow extends BodyRow {
 interface InsertItem {
   readonly row: DecisionRow;
   readonly decision: Decision;
+  readonly leaf: CheckedLeaf | undefined;
 }
 
 interface TransitionItem {
@@ -29,38 +33,51 @@ interface TransitionItem {
 
 interface OutcomeItem {
   readonly id: string;
+  /** The outcome's JSON; without `audit` when `leaf` is set. */
   readonly outcome: string;
+  readonly leaf: CheckedLeaf | undefined;
 }
 
 /**
  * Decisions on PostgreSQL. Inserts adjacent in a batch become one
  * `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`: eight array
  * parameters whatever the batch size, so one plan and no parameter limit.
+ * A decision's or outcome's audit leaf is appended in the same transaction,
+ * only when the record is written.
  */
 export class PostgresDecisionRepository implements DecisionRepository {
   readonly #connection: PostgresConnection;
+  readonly #crypto: AuditCrypto;
   readonly #table: string;
   readonly #insertKind: PostgresWriteKind<InsertItem, InsertDecisionResult>;
   readonly #transitionKind: PostgresWriteKind<TransitionItem, Decision | undefined>;
   readonly #outcomeKind: PostgresWriteKind<OutcomeItem, Decision>;
 
-  constructor(connection: PostgresConnection, table: TableName) {
+  constructor(connection: PostgresConnection, table: TableName, crypto: AuditCrypto) {
     this.#connection = connection;
+    this.#crypto = crypto;
     const decisions = table('decisions');
     this.#table = decisions;
-    this.#insertKind = { name: 'decisions.insert', write: (client, items) => insertDecisions(client, decisions, items) };
+    this.#insertKind = {
+      name: 'decisions.insert',
+      audited: (item) => item.leaf !== undefined,
+      write: (client, items, log) => insertDecisions(client, decisions, items, log),
+    };
     this.#transitionKind = {
       name: 'decisions.transition',
       write: (client, items) => transitionDecisions(client, decisions, items),
     };
     this.#outcomeKind = {
       name: 'decisions.recordOutcome',
-      write: (client, items) => recordOutcomes(client, decisions, items),
+      audited: (item) => item.leaf !== undefined,
+      write: (client, items, log) => recordOutcomes(client, decisions, items, log),
     };
   }
 
   async insert(entry: NewDecision): Promise<InsertDecisionResult> {
-    return this.#connection.write(this.#insertKind, { row: toDecisionRow(entry), decision: entry.decision });
+    const row = toDecisionRow(entry);
+    const leaf = entry.leaf === undefined ? undefined : checkLeaf(this.#crypto, entry.leaf);
+    return this.#connection.write(this.#insertKind, { row, decision: entry.decision, leaf });
   }
 
   async get(id: string): Promise<Decision | undefined> {
@@ -68,8 +85,9 @@ export class PostgresDecisionRepository implements DecisionRepository {
     return (rows[0] as BodyRow | undefined)?.body;
   }
 
-  async recordOutcome(id: string, outcome: Outcome): Promise<Decision> {
-    return this.#connection.write(this.#outcomeKind, { id, outcome: toOutcomeJson(outcome) });
+  async recordOutcome(id: string, outcome: Outcome, leaf?: NewLeaf): Promise<Decision> {
+    const checked = leaf === undefined ? undefined : checkLeaf(this.#crypto, leaf);
+    return this.#connection.write(this.#outcomeKind, { id, outcome: toOutcomeJson(outcome, checked !== undefined), leaf: checked });
   }
 
   transition(id: string, from: DecisionState, to: DecisionState): Promise<Decision | undefined> {
@@ -104,11 +122,17 @@ export class PostgresDecisionRepository implements DecisionRepository {
  * database skipped (ON CONFLICT) are looked up by (agent, key), which in READ
  * COMMITTED sees a row a concurrent transaction just committed; without a key
  * (or without a row under it) the conflict was on the id: STORE_CONFLICT.
+ *
+ * Audit leaves: every item sent with a leaf is stored with the index it gets
+ * if all of them are created. Only created decisions take a leaf, so when one
+ * was skipped the later ones move down and their stored `audit` is corrected
+ * in one more statement (rare: an idempotent retry racing its original).
  */
 async function insertDecisions(
   client: PostgresQueryable,
   table: string,
   items: readonly InsertItem[],
+  log: BatchLog,
 ): Promise<Settled<InsertDecisionResult>[]> {
   const rows = items.map((item) => item.row);
   const leaderOf = new Map<string, number>();
@@ -136,8 +160,14 @@ async function insertDecisions(
 
   const results: (Settled<InsertDecisionResult> | undefined)[] = Array.from({ length: rows.length }, () => undefined);
   if (sent.length > 0) {
+    const audits = assignIndices(items, sent, log, () => true);
     const column = <K extends keyof DecisionRow>(key: K): DecisionRow[K][] =>
       sent.map((i) => (rows[i] as DecisionRow)[key]);
+    const bodies = sent.map((i) => {
+      const audit = audits.get(i);
+      const { body } = rows[i] as DecisionRow;
+      return audit === undefined ? body : withAuditRef(body, audit);
+    });
     const { rows: inserted } = await client.query(
       `INSERT INTO ${table} (id, created_at, agent, idempotency_key, request_digest, state, verdict, body)
        SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[],
@@ -152,18 +182,34 @@ async function insertDecisions(
         column('requestDigest'),
         column('state'),
         column('verdict'),
-        column('body'),
+        bodies,
       ],
     );
     const insertedIds = new Set((inserted as { id: string }[]).map((r) => r.id));
+    const created = (i: number): boolean => insertedIds.has((rows[i] as DecisionRow).id);
+    const finalAudits = audits.size === 0 ? audits : assignIndices(items, sent, log, created);
+    const moved = [...finalAudits].filter(([i, audit]) => audits.get(i)?.index !== audit.index);
+    if (moved.length > 0) {
+      await client.query(
+        `UPDATE ${table} AS d SET body = jsonb_set(d.body, '{audit}', m.audit)
+         FROM unnest($1::text[], $2::jsonb[]) AS m(id, audit) WHERE d.id = m.id`,
+        [moved.map(([i]) => (rows[i] as DecisionRow).id), moved.map(([, audit]) => JSON.stringify(audit))],
+      );
+    }
     for (const i of sent) {
       const row = rows[i] as DecisionRow;
-      if (insertedIds.has(row.id)) {
-        const { decision } = items[i] as InsertItem;
-        results[i] = { ok: true, value: { decision, requestDigest: row.requestDigest, created: true } };
-      } else {
+      if (!created(i)) {
         skipped.push(i);
+        continue;
       }
+      const { decision, leaf } = items[i] as InsertItem;
+      const audit = finalAudits.get(i);
+      // Last step of the write: a leaf is taken only for a decision created.
+      if (leaf !== undefined) log.take(leaf);
+      results[i] = {
+        ok: true,
+        value: { decision: audit === undefined ? decision : { ...decision, audit }, requestDigest: row.requestDigest, created: true },
+      };
     }
   }
 
@@ -193,6 +239,25 @@ async function insertDecisions(
   });
 }
 
+/** The audit refs the sent items with a leaf get, in order, counting only those `counts` accepts. */
+function assignIndices(
+  items: readonly InsertItem[],
+  sent: readonly number[],
+  log: BatchLog,
+  counts: (i: number) => boolean,
+): Map<number, AuditRef> {
+  const audits = new Map<number, AuditRef>();
+  let next: number | undefined;
+  for (const i of sent) {
+    const leaf = (items[i] as InsertItem).leaf;
+    if (leaf === undefined || !counts(i)) continue;
+    next ??= log.next;
+    audits.set(i, { index: next, leafHash: leaf.hex });
+    next++;
+  }
+  return audits;
+}
+
 async function transitionDecisions(
   client: PostgresQueryable,
   table: string,
@@ -215,17 +280,20 @@ async function recordOutcomes(
   client: PostgresQueryable,
   table: string,
   items: readonly OutcomeItem[],
+  log: BatchLog,
 ): Promise<Settled<Decision>[]> {
   const results: Settled<Decision>[] = [];
-  for (const { id, outcome } of items) {
+  for (const { id, outcome, leaf } of items) {
+    const stored = leaf === undefined ? outcome : withAuditRef(outcome, { index: log.next, leafHash: leaf.hex });
     const { rows } = await client.query(
       `UPDATE ${table} SET outcome = $2::jsonb, body = jsonb_set(body, '{outcome}', $2::jsonb)
        WHERE id = $1 AND outcome IS NULL
        RETURNING body`,
-      [id, outcome],
+      [id, stored],
     );
     const row = rows[0] as BodyRow | undefined;
     if (row !== undefined) {
+      if (leaf !== undefined) log.take(leaf);
       results.push({ ok: true, value: row.body });
       continue;
     }

@@ -1,3 +1,5 @@
+export { PostgresAuditLog } from './audit-log.js';
+export { PostgresAuditRepository } from './audit-repository.js';
 export { createPostgresStore, type PostgresStoreOptions } from './create-postgres-store.js';
 export { PostgresDecisionRepository } from './decision-repository.js';
 export {
@@ -11,6 +13,7 @@ export {
 } from './migrations.js';
 export {
   PostgresConnection,
+  type PostgresBatchLog,
   type PostgresConnectionOptions,
   type PostgresPool,
   type PostgresPoolClient,

@@ -40,6 +40,71 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       CREATE INDEX decisions_agent_created ON ${t('decisions')} (agent, created_at DESC, seq DESC);
     `,
   },
+  {
+    version: 2,
+    name: 'audit log',
+    // The RFC 6962 log. Level-0 subtrees are the leaf hashes, kept with their
+    // leaves; audit_subtrees holds the complete subtrees of level 1 and above.
+    // audit_head is the one row writers lock (SELECT … FOR UPDATE), so
+    // replicas sharing the database append with dense indices. The log is
+    // append-only at the store: triggers refuse UPDATE, DELETE and TRUNCATE of
+    // leaves, subtrees and checkpoints and any move of the head but forwards
+    // (they bind the owner and superusers too, unlike privileges), and those
+    // privileges are revoked.
+    sql: (t) => `
+      CREATE TABLE ${t('audit_leaves')} (
+        idx bigint NOT NULL PRIMARY KEY CHECK (idx >= 0),
+        leaf bytea NOT NULL,
+        leaf_hash bytea NOT NULL CHECK (octet_length(leaf_hash) = 32)
+      );
+      CREATE TABLE ${t('audit_subtrees')} (
+        level smallint NOT NULL CHECK (level BETWEEN 1 AND 52),
+        idx bigint NOT NULL CHECK (idx >= 0),
+        hash bytea NOT NULL CHECK (octet_length(hash) = 32),
+        PRIMARY KEY (level, idx)
+      );
+      CREATE TABLE ${t('audit_head')} (
+        id boolean NOT NULL PRIMARY KEY DEFAULT true CHECK (id),
+        size bigint NOT NULL CHECK (size >= 0)
+      );
+      INSERT INTO ${t('audit_head')} (id, size) VALUES (true, 0);
+      CREATE TABLE ${t('audit_checkpoints')} (
+        size bigint NOT NULL PRIMARY KEY CHECK (size >= 0),
+        note text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+
+      CREATE FUNCTION ${t('audit_append_only')}() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'audit log is append-only: % on % refused', TG_OP, TG_TABLE_NAME
+          USING ERRCODE = 'insufficient_privilege';
+      END
+      $$;
+      CREATE TRIGGER audit_leaves_append_only BEFORE UPDATE OR DELETE ON ${t('audit_leaves')}
+        FOR EACH ROW EXECUTE FUNCTION ${t('audit_append_only')}();
+      CREATE TRIGGER audit_leaves_no_truncate BEFORE TRUNCATE ON ${t('audit_leaves')}
+        FOR EACH STATEMENT EXECUTE FUNCTION ${t('audit_append_only')}();
+      CREATE TRIGGER audit_subtrees_append_only BEFORE UPDATE OR DELETE ON ${t('audit_subtrees')}
+        FOR EACH ROW EXECUTE FUNCTION ${t('audit_append_only')}();
+      CREATE TRIGGER audit_subtrees_no_truncate BEFORE TRUNCATE ON ${t('audit_subtrees')}
+        FOR EACH STATEMENT EXECUTE FUNCTION ${t('audit_append_only')}();
+      CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON ${t('audit_checkpoints')}
+        FOR EACH ROW EXECUTE FUNCTION ${t('audit_append_only')}();
+      CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON ${t('audit_checkpoints')}
+        FOR EACH STATEMENT EXECUTE FUNCTION ${t('audit_append_only')}();
+      CREATE TRIGGER audit_head_no_rewind BEFORE UPDATE ON ${t('audit_head')}
+        FOR EACH ROW WHEN (NEW.size < OLD.size OR NEW.id IS DISTINCT FROM OLD.id)
+        EXECUTE FUNCTION ${t('audit_append_only')}();
+      CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON ${t('audit_head')}
+        FOR EACH ROW EXECUTE FUNCTION ${t('audit_append_only')}();
+      CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON ${t('audit_head')}
+        FOR EACH STATEMENT EXECUTE FUNCTION ${t('audit_append_only')}();
+
+      REVOKE UPDATE, DELETE, TRUNCATE ON ${t('audit_leaves')}, ${t('audit_subtrees')}, ${t('audit_checkpoints')}
+        FROM PUBLIC, CURRENT_USER;
+      REVOKE DELETE, TRUNCATE ON ${t('audit_head')} FROM PUBLIC, CURRENT_USER;
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */

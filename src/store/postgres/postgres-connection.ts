@@ -1,5 +1,6 @@
 import { GroupCommitter, type BatchInfo, type Settled } from '../group-commit.js';
-import { storeClosed, storeUnavailable } from '../store-error.js';
+import { NO_BATCH_LOG, type BatchLog, type LeafBatch, type TreeState } from '../leaf-batch.js';
+import { auditUnavailable, storeClosed, storeUnavailable } from '../store-error.js';
 
 /** A query result, as much of pg's `QueryResult` as the store reads. */
 export interface PostgresResult {
@@ -36,26 +37,54 @@ export interface PostgresPool extends PostgresQueryable {
  */
 export interface PostgresWriteKind<I, R> {
   readonly name: string;
-  write(client: PostgresQueryable, items: readonly I[]): Promise<readonly Settled<R>[]>;
+  /**
+   * True when `item` may append an audit leaf: its batch locks the log's head
+   * before its first write, and the item rejects with AUDIT_UNAVAILABLE when
+   * the batch fails.
+   */
+  readonly audited?: (item: I) => boolean;
+  /** `log` hands out leaf indices; it is open only in a batch holding an audited item. */
+  write(client: PostgresQueryable, items: readonly I[], log: BatchLog): Promise<readonly Settled<R>[]>;
 }
 
-/** Batching limits of the write path. */
+/**
+ * The audit log's part in a batch transaction (`PostgresAuditLog`): opened
+ * after BEGIN when the batch holds an audited write, persisted after its last
+ * write and before COMMIT, told how the attempt ended.
+ */
+export interface PostgresBatchLog {
+  /** Locks the head (every replica's writers queue on it) and reads the frontier it needs. */
+  open(client: PostgresQueryable): Promise<LeafBatch>;
+  /** Writes the leaves taken, the subtrees they complete and the new head; returns the tree after them. */
+  persist(client: PostgresQueryable, batch: LeafBatch): Promise<TreeState>;
+  /** The attempt committed with the log at `tree`. */
+  committed(tree: TreeState): void;
+  /** The attempt failed (or its COMMIT has an unknown outcome). */
+  abandoned(): void;
+}
+
+/** Batching limits of the write path, and the audit log taking part in batches. */
 export interface PostgresConnectionOptions {
   readonly maxBatchSize?: number;
   readonly maxPendingWrites?: number;
   readonly onBatch?: (info: BatchInfo) => void;
+  readonly log?: PostgresBatchLog;
 }
 
 interface QueuedWrite {
   readonly kind: PostgresWriteKind<unknown, unknown>;
   readonly item: unknown;
+  readonly audited: boolean;
 }
 
-/** A failed attempt at a batch, and whether COMMIT had been sent (outcome unknown). */
+/** Where in the batch transaction an attempt failed. */
+type AttemptStage = 'writes' | 'log' | 'commit';
+
+/** A failed attempt at a batch, and where it failed (during COMMIT: outcome unknown). */
 class AttemptError extends Error {
   constructor(
     readonly failure: unknown,
-    readonly committing: boolean,
+    readonly stage: AttemptStage,
   ) {
     super('batch attempt failed', { cause: failure });
   }
@@ -71,16 +100,25 @@ class AttemptError extends Error {
  * PostgreSQL refuses, such as a NUL character) re-runs the batch with one
  * savepoint per write so only the offending write fails; anything else, and a
  * failure during COMMIT, rejects the whole batch with STORE_UNAVAILABLE.
+ *
+ * A batch holding writes that append audit leaves locks the log's head right
+ * after BEGIN (always the first lock it takes, so it cannot deadlock on it),
+ * and writes the leaves and their subtrees after its last write, in the same
+ * transaction: if they cannot be written nothing of the batch is, and its
+ * audited writes reject with AUDIT_UNAVAILABLE.
  */
 export class PostgresConnection {
   readonly #pool: PostgresPool;
   readonly #committer: GroupCommitter<QueuedWrite, unknown>;
+  readonly #log: PostgresBatchLog | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(pool: PostgresPool, options: PostgresConnectionOptions = {}) {
     this.#pool = pool;
+    this.#log = options.log;
     this.#committer = new GroupCommitter<QueuedWrite, unknown>({
       commit: (batch) => this.#commitBatch(batch),
+      failure: (write, error) => (write.audited ? auditUnavailable(error) : error),
       ...(options.maxBatchSize === undefined ? {} : { maxBatchSize: options.maxBatchSize }),
       ...(options.maxPendingWrites === undefined ? {} : { maxPending: options.maxPendingWrites }),
       ...(options.onBatch === undefined ? {} : { onBatch: options.onBatch }),
@@ -100,7 +138,8 @@ export class PostgresConnection {
   /** Queues a write; resolves once the batch holding it committed durably. */
   write<I, R>(kind: PostgresWriteKind<I, R>, item: I): Promise<R> {
     if (this.#closing !== undefined) return Promise.reject(storeClosed());
-    return this.#committer.enqueue({ kind: kind as PostgresWriteKind<unknown, unknown>, item }) as Promise<R>;
+    const audited = kind.audited?.(item) === true;
+    return this.#committer.enqueue({ kind: kind as PostgresWriteKind<unknown, unknown>, item, audited }) as Promise<R>;
   }
 
   /** Flushes queued writes, then ends the pool. Idempotent. */
@@ -122,8 +161,9 @@ export class PostgresConnection {
         return await this.#attempt(batch, isolate);
       } catch (err) {
         if (!(err instanceof AttemptError)) throw err;
-        const { failure, committing } = err;
-        if (!committing && !isolate && isDataError(failure)) {
+        const { failure, stage } = err;
+        const committing = stage === 'commit';
+        if (stage === 'writes' && !isolate && isDataError(failure)) {
           if (batch.length === 1) {
             return [{ ok: false, error: storeUnavailable('PostgreSQL refused the write', failure) }];
           }
@@ -134,7 +174,8 @@ export class PostgresConnection {
           retried = true;
           continue;
         }
-        throw storeUnavailable(committing ? 'COMMIT failed, outcome unknown' : 'PostgreSQL write failed', failure);
+        const what = committing ? 'COMMIT failed, outcome unknown' : stage === 'log' ? 'writing the audit log failed' : 'PostgreSQL write failed';
+        throw storeUnavailable(what, failure);
       }
     }
   }
@@ -148,19 +189,33 @@ export class PostgresConnection {
       failure ??= err;
     };
     client.on('error', onError);
-    let committing = false;
+    const batchLog = this.#log;
+    let leaves: LeafBatch | undefined;
+    let stage: AttemptStage = 'writes';
     try {
       await client.query('BEGIN');
-      const results = isolate ? await writeIsolated(client, batch) : await writeRuns(client, batch);
-      committing = true;
+      if (batchLog !== undefined && batch.some((w) => w.audited)) {
+        stage = 'log';
+        leaves = await batchLog.open(client);
+        stage = 'writes';
+      }
+      const results = isolate ? await writeIsolated(client, batch, leaves) : await writeRuns(client, batch, leaves ?? NO_BATCH_LOG);
+      let tree: TreeState | undefined;
+      if (leaves !== undefined && batchLog !== undefined) {
+        stage = 'log';
+        tree = leaves.length === 0 ? leaves.base : await batchLog.persist(client, leaves);
+      }
+      stage = 'commit';
       await client.query('COMMIT');
+      if (tree !== undefined) batchLog?.committed(tree);
       return results;
     } catch (err) {
       failure ??= err;
-      if (!committing) {
+      if (leaves !== undefined) batchLog?.abandoned();
+      if (stage !== 'commit') {
         await client.query('ROLLBACK').catch(() => undefined);
       }
-      throw new AttemptError(failure, committing);
+      throw new AttemptError(failure, stage);
     } finally {
       client.off('error', onError);
       // A connection that saw any failure is not trusted again.
@@ -169,7 +224,7 @@ export class PostgresConnection {
   }
 }
 
-async function writeRuns(client: PostgresQueryable, batch: readonly QueuedWrite[]): Promise<Settled<unknown>[]> {
+async function writeRuns(client: PostgresQueryable, batch: readonly QueuedWrite[], log: BatchLog): Promise<Settled<unknown>[]> {
   const results: Settled<unknown>[] = [];
   let start = 0;
   while (start < batch.length) {
@@ -177,7 +232,7 @@ async function writeRuns(client: PostgresQueryable, batch: readonly QueuedWrite[
     let end = start + 1;
     while (end < batch.length && (batch[end] as QueuedWrite).kind === kind) end++;
     const items = batch.slice(start, end).map((w) => w.item);
-    const settled = await kind.write(client, items);
+    const settled = await kind.write(client, items, log);
     if (settled.length !== items.length) {
       throw new Error(`write kind ${kind.name} returned ${settled.length} results for ${items.length} writes`);
     }
@@ -187,17 +242,23 @@ async function writeRuns(client: PostgresQueryable, batch: readonly QueuedWrite[
   return results;
 }
 
-async function writeIsolated(client: PostgresQueryable, batch: readonly QueuedWrite[]): Promise<Settled<unknown>[]> {
+async function writeIsolated(
+  client: PostgresQueryable,
+  batch: readonly QueuedWrite[],
+  leaves: LeafBatch | undefined,
+): Promise<Settled<unknown>[]> {
   const results: Settled<unknown>[] = [];
   for (const { kind, item } of batch) {
+    const taken = leaves?.length ?? 0;
     await client.query('SAVEPOINT governor_write');
     try {
-      const [settled] = await kind.write(client, [item]);
+      const [settled] = await kind.write(client, [item], leaves ?? NO_BATCH_LOG);
       if (settled === undefined) throw new Error(`write kind ${kind.name} returned no result`);
       await client.query('RELEASE SAVEPOINT governor_write');
       results.push(settled);
     } catch (err) {
       if (!isDataError(err)) throw err;
+      leaves?.truncate(taken);
       await client.query('ROLLBACK TO SAVEPOINT governor_write');
       await client.query('RELEASE SAVEPOINT governor_write');
       results.push({ ok: false, error: storeUnavailable('PostgreSQL refused the write', err) });

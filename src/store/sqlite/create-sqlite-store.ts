@@ -1,8 +1,11 @@
 import Database from 'better-sqlite3';
 import { GovernorError } from '../../core/errors.js';
+import { nodeAuditCrypto } from '../../audit/node-crypto.js';
 import type { BatchInfo } from '../group-commit.js';
 import { storeUnavailable } from '../store-error.js';
-import type { DecisionRepository, Store } from '../store.js';
+import type { AuditRepository, DecisionRepository, Store } from '../store.js';
+import { SqliteAuditLog } from './audit-log.js';
+import { SqliteAuditRepository } from './audit-repository.js';
 import { SqliteDecisionRepository } from './decision-repository.js';
 import { migrateSqlite } from './migrations.js';
 import { SqliteConnection, type SqliteDatabase, type SqliteStatement } from './sqlite-connection.js';
@@ -31,7 +34,8 @@ const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 /**
  * Opens (creating and migrating if needed) a SQLite store: WAL journal,
  * `synchronous = FULL`, foreign keys on, a busy timeout, and group commit so
- * concurrent writes share one transaction and one fsync. Rejects with
+ * concurrent writes share one transaction and one fsync, audit leaves
+ * included. Rejects with
  * CONFIG_INVALID for bad options and STORE_UNAVAILABLE when the file cannot be
  * opened or migrated.
  */
@@ -59,12 +63,14 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     }
     db.pragma('foreign_keys = ON');
     migrateSqlite(db, { readonly });
+    const log = new SqliteAuditLog(db, nodeAuditCrypto);
     const connection = new SqliteConnection(db, {
+      log,
       ...(config.maxBatchSize === undefined ? {} : { maxBatchSize: config.maxBatchSize }),
       ...(config.maxPendingWrites === undefined ? {} : { maxPendingWrites: config.maxPendingWrites }),
       ...(config.onBatch === undefined ? {} : { onBatch: config.onBatch }),
     });
-    return new SqliteStore(connection);
+    return new SqliteStore(connection, log);
   } catch (err) {
     try {
       db?.close();
@@ -79,12 +85,14 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
 class SqliteStore implements Store {
   readonly engine = 'sqlite' as const;
   readonly decisions: DecisionRepository;
+  readonly audit: AuditRepository;
   readonly #connection: SqliteConnection;
   readonly #ping: SqliteStatement;
 
-  constructor(connection: SqliteConnection) {
+  constructor(connection: SqliteConnection, log: SqliteAuditLog) {
     this.#connection = connection;
-    this.decisions = new SqliteDecisionRepository(connection);
+    this.decisions = new SqliteDecisionRepository(connection, nodeAuditCrypto);
+    this.audit = new SqliteAuditRepository(connection, log, nodeAuditCrypto);
     this.#ping = connection.prepare('SELECT 1');
   }
 

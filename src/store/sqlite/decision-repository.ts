@@ -1,7 +1,9 @@
 import { GovernorError } from '../../core/errors.js';
-import type { Decision, DecisionState, Outcome } from '../../core/types.js';
+import type { AuditRef, Decision, DecisionState, Outcome } from '../../core/types.js';
+import type { AuditCrypto } from '../../audit/pure/audit-crypto.js';
+import { checkLeaf, withAuditRef } from '../audit-leaf.js';
 import { listLimit, toDecisionRow, toOutcomeJson } from '../decision-row.js';
-import type { DecisionRepository, InsertDecisionResult, ListDecisionsOptions, NewDecision } from '../store.js';
+import type { DecisionRepository, InsertDecisionResult, ListDecisionsOptions, NewDecision, NewLeaf } from '../store.js';
 import type { SqliteConnection, SqliteStatement } from './sqlite-connection.js';
 
 interface BodyRow {
@@ -15,9 +17,14 @@ interface ExistingRow extends BodyRow {
 const LIST = 'SELECT body FROM decisions';
 const LIST_ORDER = 'ORDER BY created_at DESC, seq DESC LIMIT @limit';
 
-/** Decisions on SQLite. Statements are prepared once; writes go through the connection's group commit. */
+/**
+ * Decisions on SQLite. Statements are prepared once; writes go through the
+ * connection's group commit, and a decision's or outcome's audit leaf is
+ * appended in the same transaction, only when the record is written.
+ */
 export class SqliteDecisionRepository implements DecisionRepository {
   readonly #connection: SqliteConnection;
+  readonly #crypto: AuditCrypto;
   readonly #insert: SqliteStatement;
   readonly #byKey: SqliteStatement;
   readonly #get: SqliteStatement;
@@ -31,8 +38,9 @@ export class SqliteDecisionRepository implements DecisionRepository {
     readonly both: SqliteStatement;
   };
 
-  constructor(connection: SqliteConnection) {
+  constructor(connection: SqliteConnection, crypto: AuditCrypto) {
     this.#connection = connection;
+    this.#crypto = crypto;
     // ON CONFLICT DO NOTHING covers both the primary key and (agent,
     // idempotency_key); which one fired is found out afterwards.
     this.#insert = connection.prepare(`
@@ -66,9 +74,17 @@ export class SqliteDecisionRepository implements DecisionRepository {
 
   async insert(entry: NewDecision): Promise<InsertDecisionResult> {
     const row = toDecisionRow(entry);
-    return this.#connection.write((): InsertDecisionResult => {
-      if (this.#insert.run(row).changes === 1) {
-        return { decision: entry.decision, requestDigest: row.requestDigest, created: true };
+    const leaf = entry.leaf === undefined ? undefined : checkLeaf(this.#crypto, entry.leaf);
+    return this.#connection.write((log): InsertDecisionResult => {
+      // The index the leaf gets if the decision is created: taken only then.
+      const audit: AuditRef | undefined = leaf === undefined ? undefined : { index: log.next, leafHash: leaf.hex };
+      const body = audit === undefined ? row.body : withAuditRef(row.body, audit);
+      if (this.#insert.run(audit === undefined ? row : { ...row, body }).changes === 1) {
+        if (leaf === undefined || audit === undefined) {
+          return { decision: entry.decision, requestDigest: row.requestDigest, created: true };
+        }
+        log.take(leaf);
+        return { decision: { ...entry.decision, audit }, requestDigest: row.requestDigest, created: true };
       }
       if (row.idempotencyKey !== null) {
         const existing = this.#byKey.get(row.agent, row.idempotencyKey) as ExistingRow | undefined;
@@ -77,7 +93,7 @@ export class SqliteDecisionRepository implements DecisionRepository {
         }
       }
       throw new GovernorError('STORE_CONFLICT', `a decision with id ${row.id} already exists`);
-    });
+    }, { audited: leaf !== undefined });
   }
 
   get(id: string): Promise<Decision | undefined> {
@@ -87,15 +103,20 @@ export class SqliteDecisionRepository implements DecisionRepository {
     });
   }
 
-  async recordOutcome(id: string, outcome: Outcome): Promise<Decision> {
-    const json = toOutcomeJson(outcome);
-    return this.#connection.write((): Decision => {
-      const row = this.#recordOutcome.get({ id, outcome: json }) as BodyRow | undefined;
-      if (row !== undefined) return parse(row);
+  async recordOutcome(id: string, outcome: Outcome, leaf?: NewLeaf): Promise<Decision> {
+    const checked = leaf === undefined ? undefined : checkLeaf(this.#crypto, leaf);
+    const json = toOutcomeJson(outcome, checked !== undefined);
+    return this.#connection.write((log): Decision => {
+      const stored = checked === undefined ? json : withAuditRef(json, { index: log.next, leafHash: checked.hex });
+      const row = this.#recordOutcome.get({ id, outcome: stored }) as BodyRow | undefined;
+      if (row !== undefined) {
+        if (checked !== undefined) log.take(checked);
+        return parse(row);
+      }
       const existing = this.#hasOutcome.get(id) as { recorded: number } | undefined;
       if (existing === undefined) throw new GovernorError('NOT_FOUND', `no decision ${id}`);
       throw new GovernorError('CONFLICT', `decision ${id} already has an outcome`);
-    });
+    }, { audited: checked !== undefined });
   }
 
   transition(id: string, from: DecisionState, to: DecisionState): Promise<Decision | undefined> {

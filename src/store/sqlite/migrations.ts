@@ -38,6 +38,72 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX decisions_agent_created ON decisions (agent, created_at DESC, seq DESC);
     `,
   },
+  {
+    version: 2,
+    name: 'audit log',
+    // The RFC 6962 log. Level-0 subtrees are the leaf hashes, kept with their
+    // leaves; audit_subtrees holds the complete subtrees of level 1 and above.
+    // audit_head is the one row the writers advance (BEGIN IMMEDIATE already
+    // serializes them). Triggers make the log append-only at the store: no
+    // UPDATE, DELETE or INSERT OR REPLACE of a leaf, subtree or checkpoint
+    // (REPLACE deletes without firing delete triggers, hence the insert
+    // guards), and the head never moves backwards.
+    sql: `
+      CREATE TABLE audit_leaves (
+        idx INTEGER NOT NULL PRIMARY KEY CHECK (idx >= 0),
+        leaf BLOB NOT NULL,
+        leaf_hash BLOB NOT NULL CHECK (length(leaf_hash) = 32)
+      ) STRICT;
+      CREATE TABLE audit_subtrees (
+        level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 52),
+        idx INTEGER NOT NULL CHECK (idx >= 0),
+        hash BLOB NOT NULL CHECK (length(hash) = 32),
+        PRIMARY KEY (level, idx)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE audit_head (
+        id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+        size INTEGER NOT NULL CHECK (size >= 0)
+      ) STRICT;
+      INSERT INTO audit_head (id, size) VALUES (1, 0);
+      CREATE TABLE audit_checkpoints (
+        size INTEGER NOT NULL PRIMARY KEY CHECK (size >= 0),
+        note TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TRIGGER audit_leaves_no_update BEFORE UPDATE ON audit_leaves
+      BEGIN SELECT RAISE(ABORT, 'audit log is append-only: audit_leaves cannot be updated'); END;
+      CREATE TRIGGER audit_leaves_no_delete BEFORE DELETE ON audit_leaves
+      BEGIN SELECT RAISE(ABORT, 'audit log is append-only: audit_leaves cannot be deleted from'); END;
+      CREATE TRIGGER audit_leaves_no_replace BEFORE INSERT ON audit_leaves
+      WHEN EXISTS (SELECT 1 FROM audit_leaves WHERE idx = NEW.idx)
+      BEGIN SELECT RAISE(ABORT, 'audit log is append-only: a leaf cannot be replaced'); END;
+
+      CREATE TRIGGER audit_subtrees_no_update BEFORE UPDATE ON audit_subtrees
+      BEGIN SELECT RAISE(ABORT, 'audit log is append-only: audit_subtrees cannot be updated'); END;
+      CREATE TRIGGER audit_subtrees_no_delete BEFORE DELETE ON audit_subtrees
+      BEGIN SELECT RAISE(ABORT, 'audit log is append-only: audit_subtrees cannot be deleted from'); END;
+      CREATE TRIGGER audit_subtrees_no_replace BEFORE INSERT ON audit_subtrees
+      WHEN EXISTS (SELECT 1 FROM audit_subtrees WHERE level = NEW.level AND idx = NEW.idx)
+      BEGIN SELECT RAISE(ABORT, 'audit log is append-only: a subtree cannot be replaced'); END;
+
+      CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+      BEGIN SELECT RAISE(ABORT, 'audit log is append-only: audit_checkpoints cannot be updated'); END;
+      CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+      BEGIN SELECT RAISE(ABORT, 'audit log is append-only: audit_checkpoints cannot be deleted from'); END;
+      CREATE TRIGGER audit_checkpoints_no_replace BEFORE INSERT ON audit_checkpoints
+      WHEN EXISTS (SELECT 1 FROM audit_checkpoints WHERE size = NEW.size)
+      BEGIN SELECT RAISE(ABORT, 'audit log is append-only: a checkpoint cannot be replaced'); END;
+
+      CREATE TRIGGER audit_head_no_rewind BEFORE UPDATE ON audit_head
+      WHEN NEW.size < OLD.size OR NEW.id IS NOT OLD.id
+      BEGIN SELECT RAISE(ABORT, 'audit log is append-only: its head never moves backwards'); END;
+      CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
+      BEGIN SELECT RAISE(ABORT, 'audit log is append-only: its head cannot be deleted'); END;
+      CREATE TRIGGER audit_head_no_replace BEFORE INSERT ON audit_head
+      BEGIN SELECT RAISE(ABORT, 'audit log is append-only: its head cannot be replaced'); END;
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */
