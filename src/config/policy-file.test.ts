@@ -203,13 +203,13 @@ describe('readPolicyFile error reports', () => {
   it('an unknown key', async () => {
     const { text, line } = await withRule('  - id: key-rule\n    matches: { tools: [deploy] }\n    allow: {}\n');
     expect(text).toContain(`${policyFile}:${line + 1}:`);
-    expect(text).toMatch(/rules\[\d+\]\.matches: unknown key "matches" \(expected one of: id, .*match/);
+    expect(text).toMatch(/rules\[\d+\]\.matches: rule "[^"]+": unknown key "matches" \(expected one of: id, .*match/);
   });
 
   it('a bad tier', async () => {
     const { text, line } = await withRule('  - id: tier-rule\n    riskTier: { tier: urgent }\n');
     expect(text).toContain(`${policyFile}:${line + 1}:`);
-    expect(text).toMatch(/rules\[\d+\]\.riskTier\.tier: expected one of "low", "medium", "high", got "urgent"/);
+    expect(text).toMatch(/rules\[\d+\]\.riskTier\.tier: rule "[^"]+": expected one of "low", "medium", "high", got "urgent"/);
   });
 
   // Known gap (src/policy/parse-policy.ts): structural issues inside a rule name

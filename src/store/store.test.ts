@@ -8,7 +8,6 @@ import { afterAll } from 'vitest';
 import { createPostgresStore } from './postgres/index.js';
 import { createSqliteStore } from './sqlite/index.js';
 import { runStoreContract, type StoreContractEngine } from './store.contract.js';
-import type { Store } from './store.js';
 import { testDatabaseUrl } from './test-fixtures.js';
 
 const TEST_DATABASE_URL = testDatabaseUrl();
