@@ -91,11 +91,14 @@ async function run(): Promise<BenchReport> {
     { name: 'index = scan (same evaluations)', target: 'identical', actual: results.every((r) => r.identical) ? 'identical' : 'DIFFERENT', met: results.every((r) => r.identical) },
   ];
 
+  // A straight line through the 10- and 1,000-rule p50s: fixed cost per decision plus cost per rule run.
+  const perRuleUs = (large.indexed.p50Us - small.indexed.p50Us) / (large.applicableRules - small.applicableRules);
+  const fixedUs = small.indexed.p50Us - perRuleUs * small.applicableRules;
   const verdictMix = (r: SizeResult) => VERDICTS.map((v) => `${r.verdicts[v]} ${v}`).join(', ');
   return {
     name: 'decide',
     targets,
-    data: { implementation: implementation().kind, timerOverheadNs: timerNs, cases: cases.length, callsPerVariant: CALLS, warmupCalls: WARMUP_CALLS, results },
+    data: { implementation: implementation().kind, costModel: { fixedUs, perRuleUs }, timerOverheadNs: timerNs, cases: cases.length, callsPerVariant: CALLS, warmupCalls: WARMUP_CALLS, results },
     tables: [
       {
         title: `decide: evaluatePolicy() in process (${implementation().kind}), ${cases.length} actions in rotation, up to ${CALLS.toLocaleString('en-US')} timed calls per row`,
@@ -107,6 +110,7 @@ async function run(): Promise<BenchReport> {
         notes: [
           `timer overhead (hrtime.bigint pair) ≈ ${Math.round(timerNs)} ns per call, included in every figure`,
           'rules run/decision: mean rules one pass runs (a modify runs a second pass on the bounded step); the scan checks every rule\'s match first',
+          `p50 ≈ ${fixedUs.toFixed(2)} µs + ${perRuleUs.toFixed(2)} µs × rules run; the 2× target needs ≤ ${(small.indexed.p50Us / (large.applicableRules - small.applicableRules)).toFixed(2)} µs per rule run at this spread of rules`,
           ...results.map((r) => `${r.rules} rules: index speed-up p50 ${(r.scan.p50Us / r.indexed.p50Us).toFixed(1)}×, p99 ${(r.scan.p99Us / r.indexed.p99Us).toFixed(1)}×; verdicts ${verdictMix(r)}`),
         ],
       },

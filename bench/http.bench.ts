@@ -207,7 +207,10 @@ async function openLoop(port: number, pid: number, requests: readonly Prepared[]
 }
 
 function startServer(): Promise<{ child: ChildProcess; ready: ServerReady }> {
-  const child = fork(SERVER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // GOVERNOR_BENCH_SERVER_PROFILE=<dir> writes a CPU profile of the server (node --cpu-prof) there.
+  const profileDir = process.env.GOVERNOR_BENCH_SERVER_PROFILE;
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child = fork(SERVER, [], { execArgv: ['--import', 'tsx', ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`the Governor server exited with code ${code} before it was ready`)));
@@ -215,15 +218,17 @@ function startServer(): Promise<{ child: ChildProcess; ready: ServerReady }> {
   });
 }
 
+/** Asks the server to close (and delete its data), waits for it to exit; kills it after 15 s. */
 function stopServer(child: ChildProcess): Promise<ServerStopped | undefined> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      resolve(undefined);
-    }, 10_000);
-    child.once('message', (m: ServerStopped) => {
+    let stopped: ServerStopped | undefined;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.on('message', (m: ServerStopped) => {
+      if (m.type === 'stopped') stopped = m;
+    });
+    child.once('exit', () => {
       clearTimeout(timer);
-      resolve(m);
+      resolve(stopped);
     });
     child.send({ type: 'stop' });
   });

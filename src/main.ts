@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAuditLog, type AuditLog } from './audit/audit-log.js';
 import { ensureLogKeys } from './audit/log-keys.js';
 import { nodeAuditCrypto } from './audit/node-crypto.js';
+import { createWitnessClient } from './audit/witness-client.js';
 import { ensureKeys, loadKeyring, type Keyring } from './config/keyring.js';
 import { createPolicyHolder, sha256Hex, type PolicyHolder } from './config/policy-file.js';
 import { GovernorError } from './core/errors.js';
@@ -42,6 +43,16 @@ export interface GovernorOptions {
   readonly auditOrigin?: string;
   /** Checkpoint signing cadence. */
   readonly checkpoint?: { readonly intervalMs?: number; readonly maxLeaves?: number };
+  /**
+   * Witnesses (`governor witness` or any C2SP tlog-witness) asked to cosign
+   * every checkpoint: the submission URL and the witness's cosignature
+   * verifier key (type 0x04).
+   */
+  readonly witnesses?: readonly { readonly url: string; readonly vkey: string }[];
+  /** Publish a checkpoint only once this many witnesses cosigned it. Default 0. */
+  readonly witnessesRequired?: number;
+  /** Time limit of each witness request, ms. Default 5000. */
+  readonly witnessTimeoutMs?: number;
 }
 
 /** A wired Governor: the HTTP app and what it is made of. */
@@ -116,6 +127,14 @@ export function createIdentity(keys: Keyring, clock: () => number) {
 export async function createGovernor(options: GovernorOptions): Promise<Governor> {
   const clock = options.clock ?? Date.now;
   const dataDir = resolve(options.dataDir ?? defaultDataDir(options.policyPath));
+  // Bad witness keys fail before anything is opened.
+  const witnesses = (options.witnesses ?? []).map((w) =>
+    createWitnessClient({ crypto: nodeAuditCrypto, url: w.url, vkey: w.vkey, ...(options.witnessTimeoutMs === undefined ? {} : { timeoutMs: options.witnessTimeoutMs }) }),
+  );
+  const witnessesRequired = options.witnessesRequired ?? 0;
+  if (!Number.isInteger(witnessesRequired) || witnessesRequired < 0 || witnessesRequired > witnesses.length) {
+    throw new GovernorError('CONFIG_INVALID', `witnessesRequired must be an integer from 0 to the number of witnesses (${witnesses.length}), got ${witnessesRequired}`);
+  }
   // The server's logger once it exists; standard error before that (an early policy reload).
   let server: FastifyInstance | undefined;
   const log = (level: 'info' | 'warn' | 'error', message: string, detail?: object) =>
@@ -139,6 +158,8 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
     signers: logKeys.map((k) => k.signer),
     ...(options.checkpoint?.intervalMs === undefined ? {} : { intervalMs: options.checkpoint.intervalMs }),
     ...(options.checkpoint?.maxLeaves === undefined ? {} : { maxLeaves: options.checkpoint.maxLeaves }),
+    witnesses,
+    witnessesRequired,
     onError: (err) => log('error', 'checkpoint signing failed', { err }),
   });
   audit.start();

@@ -1,14 +1,17 @@
 import type { AuthorizationAnswer, Context, EntityJson, StatefulAuthorizationCall } from '@cedar-policy/cedar-wasm/nodejs';
 import type { Action, Impact, Principal, Tier, Verdict } from '../../src/core/types.js';
-import type { ToolSpec } from '../../src/policy/index.js';
-import type { RuleDraft } from './synthetic-policy.js';
+import type { RuleSpec, ToolSpec } from '../../src/policy/index.js';
+import { GENERATED_CONDITIONS, type Condition } from './synthetic-policy.js';
 
 /*
- * Governor rules written as Cedar policies, as close as Cedar allows:
+ * Governor rules written as Cedar policies, as close as Cedar allows. Every
+ * rule of the compiled policy (the example's and the generated ones) is
+ * translated from its RuleSpec:
  *
  * - `match.tools` is the action scope (`action in [Action::"deploy", ...]`),
- *   `match.environments` a condition on `resource.environment`, `when:` the
- *   same condition over the principal's attributes and the request context.
+ *   `match.environments` a condition on `resource.environment`, and `when:`
+ *   the same condition over the principal's attributes and the request context
+ *   (from the table below: CEL is not translated in general).
  * - allow, risk tiers and reversibility are `permit`s; deny, identity binding,
  *   network boundary and over-the-ceiling blast radius are `forbid`s. Cedar has
  *   no "approve" or "modify" effect, so those permits are tagged here (like
@@ -20,7 +23,21 @@ import type { RuleDraft } from './synthetic-policy.js';
  *   precomputed in its context, outside the timed call; Governor predicts it
  *   inside every timed decision. Shadow rules are left out of Cedar (it has no
  *   shadow mode). Both favour Cedar.
+ * - Governor re-evaluates a bounded step and denies it when no step of at
+ *   least one replica fits; Cedar cannot, so it answers modify there.
  */
+
+/** The Cedar form of each condition the benchmark's policies use. */
+const CEL_TO_CEDAR: ReadonlyMap<string, string> = new Map(
+  [
+    ...GENERATED_CONDITIONS,
+    // The example policy's conditions (examples/governor.yaml).
+    { cel: 'principal.role == "staging-deployer" || principal.role == "deployer"', cedar: 'principal.role == "staging-deployer" || principal.role == "deployer"' },
+    { cel: 'principal.role == "dba" || principal.role == "deployer"', cedar: 'principal.role == "dba" || principal.role == "deployer"' },
+    { cel: '!impact.known', cedar: '!context.known' },
+    { cel: 'impact.totalTrafficFraction > 0.02', cedar: 'context.totalTrafficPpm > 20000' },
+  ].map((c: Condition) => [c.cel, c.cedar]),
+);
 
 /** What a satisfied Cedar policy means for the verdict. */
 export interface CedarEffect {
@@ -28,128 +45,110 @@ export interface CedarEffect {
   readonly tier?: Tier;
 }
 
-/** A Cedar policy set with the meaning of each policy id. */
+/** A Cedar policy set, the meaning of each policy id, and the rules Cedar could not be given. */
 export interface CedarPolicySet {
   readonly policies: Readonly<Record<string, string>>;
   readonly effects: ReadonlyMap<string, CedarEffect>;
+  /** Enforced rules left out: their `when:` has no Cedar form in the table. */
+  readonly untranslated: readonly string[];
 }
-
-/**
- * The example policy's rules as drafts, so they are written in Cedar by the
- * same code as the generated ones. Keep in step with examples/governor.yaml:
- * the Cedar benchmark reports example rules that have no draft here, and
- * verdicts that differ from Governor's.
- */
-export const EXAMPLE_DRAFTS: readonly RuleDraft[] = [
-  { id: 'known-roles', mode: 'enforce', primitive: { kind: 'identity-binding', roles: ['deployer', 'staging-deployer', 'dba'], requireTask: false } },
-  { id: 'prod-needs-task', mode: 'enforce', environments: ['prod'], primitive: { kind: 'identity-binding', requireTask: true } },
-  { id: 'read-anything', mode: 'enforce', tools: ['read_logs'], primitive: { kind: 'allow' } },
-  {
-    id: 'staging-deployers-in-staging',
-    mode: 'enforce',
-    environments: ['staging'],
-    condition: { cel: 'principal.role == "staging-deployer" || principal.role == "deployer"', cedar: 'principal.role == "staging-deployer" || principal.role == "deployer"' },
-    primitive: { kind: 'allow' },
-  },
-  {
-    id: 'deployers-operate-prod',
-    mode: 'enforce',
-    environments: ['prod'],
-    tools: ['restart_service', 'scale_service', 'deploy', 'rollback', 'http_request'],
-    condition: { cel: 'principal.role == "deployer"', cedar: 'principal.role == "deployer"' },
-    primitive: { kind: 'allow' },
-  },
-  {
-    id: 'dbas-run-sql',
-    mode: 'enforce',
-    tools: ['run_sql'],
-    condition: { cel: 'principal.role == "dba" || principal.role == "deployer"', cedar: 'principal.role == "dba" || principal.role == "deployer"' },
-    primitive: { kind: 'allow' },
-  },
-  { id: 'prod-blast-radius', mode: 'enforce', environments: ['prod'], tools: ['restart_service', 'scale_service', 'rollback'], primitive: { kind: 'blast-radius', maxFraction: 0.05, maxTrafficFraction: 0.05, onExceed: 'modify' } },
-  { id: 'prod-impact-must-be-known', mode: 'enforce', environments: ['prod'], condition: { cel: '!impact.known', cedar: '!context.known' }, primitive: { kind: 'deny', message: 'the blast radius of this action cannot be predicted' } },
-  {
-    id: 'network-zones',
-    mode: 'enforce',
-    primitive: { kind: 'network-boundary', roles: { 'staging-deployer': ['staging-internal', 'public-apis'], deployer: ['prod-internal', 'staging-internal', 'public-apis'], dba: ['prod-internal', 'staging-internal'] } },
-  },
-  { id: 'irreversible-needs-approval', mode: 'enforce', primitive: { kind: 'reversible-by-default', tier: 'high' } },
-  { id: 'prod-deploys-are-medium-risk', mode: 'enforce', environments: ['prod'], tools: ['deploy'], primitive: { kind: 'risk-tier', tier: 'medium' } },
-];
 
 const str = (s: string) => JSON.stringify(s);
 const set = (xs: readonly string[]) => `[${xs.map(str).join(', ')}]`;
 const ppm = (x: number) => Math.round(x * 1e6);
 const any = (xs: readonly string[]) => (xs.length === 1 ? (xs[0] as string) : `(${xs.join(' || ')})`);
 
-/** The Cedar policies of one rule (none for a shadow rule), with their ids. */
-export function draftToCedar(d: RuleDraft): { id: string; text: string; meaning: CedarEffect }[] {
-  if (d.mode === 'shadow') return [];
-  const scope = !d.tools ? 'principal, action, resource' : d.tools.length === 1 ? `principal, action == Action::${str(d.tools[0] as string)}, resource` : `principal, action in [${d.tools.map((t) => `Action::${str(t)}`).join(', ')}], resource`;
+interface CedarPolicy {
+  readonly id: string;
+  readonly text: string;
+  readonly meaning: CedarEffect;
+}
+
+/** The Cedar policies of one enforced rule, or undefined when its condition has no Cedar form. */
+export function ruleToCedar(rule: RuleSpec): CedarPolicy[] | undefined {
+  const cedarCondition = rule.when === undefined ? undefined : CEL_TO_CEDAR.get(rule.when);
+  if (rule.when !== undefined && cedarCondition === undefined) return undefined;
+  const tools = rule.match?.tools;
+  const environments = rule.match?.environments;
+  const scope = !tools ? 'principal, action, resource' : tools.length === 1 ? `principal, action == Action::${str(tools[0] as string)}, resource` : `principal, action in [${tools.map((t) => `Action::${str(t)}`).join(', ')}], resource`;
   const guards = [
-    ...(d.environments ? [d.environments.length === 1 ? `resource.environment == ${str(d.environments[0] as string)}` : `${set(d.environments)}.contains(resource.environment)`] : []),
-    ...(d.condition ? [`(${d.condition.cedar})`] : []),
+    ...(environments ? [environments.length === 1 ? `resource.environment == ${str(environments[0] as string)}` : `${set(environments)}.contains(resource.environment)`] : []),
+    ...(cedarCondition === undefined ? [] : [`(${cedarCondition})`]),
   ];
   const policy = (effect: 'permit' | 'forbid', extra: string[] = []) => {
     const conditions = [...guards, ...extra];
     return `${effect}(${scope})${conditions.length > 0 ? ` when { ${conditions.join(' && ')} }` : ''};`;
   };
-  const p = d.primitive;
+  const p = rule.primitive;
   switch (p.kind) {
     case 'allow':
-      return [{ id: d.id, text: policy('permit'), meaning: { effect: 'allow' } }];
+      return [{ id: rule.id, text: policy('permit'), meaning: { effect: 'allow' } }];
     case 'deny':
-      return [{ id: d.id, text: policy('forbid'), meaning: { effect: 'deny' } }];
+      return [{ id: rule.id, text: policy('forbid'), meaning: { effect: 'deny' } }];
     case 'risk-tier':
-      return [{ id: d.id, text: policy('permit'), meaning: { effect: 'approve', tier: p.tier } }];
+      return [{ id: rule.id, text: policy('permit'), meaning: { effect: 'approve', tier: p.tier } }];
     case 'reversible-by-default':
-      return [{ id: d.id, text: policy('permit', ['!context.reversible']), meaning: { effect: 'approve', tier: p.tier } }];
+      return [{ id: rule.id, text: policy('permit', ['!context.reversible']), meaning: { effect: 'approve', tier: p.tier } }];
     case 'identity-binding': {
       const refused = [
         ...(p.roles ? [`!${set(p.roles)}.contains(principal.role)`] : []),
+        ...(p.agents ? [`!${set(p.agents)}.contains(principal.agent)`] : []),
         '(principal.task != "" && context.taskId != "" && principal.task != context.taskId)',
         ...(p.requireTask ? ['principal.task == ""'] : []),
       ];
-      return [{ id: d.id, text: policy('forbid', [any(refused)]), meaning: { effect: 'deny' } }];
+      return [{ id: rule.id, text: policy('forbid', [any(refused)]), meaning: { effect: 'deny' } }];
     }
     case 'network-boundary': {
-      const roles = Object.entries(p.roles);
+      const roles = Object.entries(p.spec.roles ?? {});
+      const others = p.spec.defaultZones;
       const refused = [
+        // Unclassified endpoints are the zone "", which no list holds.
         ...roles.map(([role, zones]) => `(principal.role == ${str(role)} && !${set(zones)}.containsAll(context.zones))`),
-        `(!${set(roles.map(([role]) => role))}.contains(principal.role) && context.endpoints > 0)`,
-        '![resource.environment].containsAll(context.zoneEnvironments)',
+        ...(p.spec.roles && !others ? [`(!${set(roles.map(([role]) => role))}.contains(principal.role) && context.endpoints > 0)`] : []),
+        ...(others ? [`(!${set(roles.map(([role]) => role))}.contains(principal.role) && !${set(others)}.containsAll(context.zones))`] : []),
+        ...(!p.spec.roles && !others ? ['context.zones.contains("")'] : []),
+        ...(p.spec.sameEnvironment ? ['![resource.environment].containsAll(context.zoneEnvironments)'] : []),
       ];
-      return [{ id: d.id, text: policy('forbid', [any(refused)]), meaning: { effect: 'deny' } }];
+      return [{ id: rule.id, text: policy('forbid', [any(refused)]), meaning: { effect: 'deny' } }];
     }
     case 'blast-radius': {
+      const s = p.spec;
       const over = any([
-        ...(p.maxTrafficFraction === undefined ? [] : [`context.trafficPpm > ${ppm(p.maxTrafficFraction)}`]),
-        ...(p.maxReplicas === undefined ? [] : [`context.replicas > ${p.maxReplicas}`]),
-        ...(p.maxFraction === undefined ? [] : [`context.maxFractionPpm > ${ppm(p.maxFraction)}`]),
-        ...(p.maxDependents === undefined ? [] : [`context.dependents > ${p.maxDependents}`]),
+        ...(s.maxTrafficFraction === undefined ? [] : [`context.trafficPpm > ${ppm(s.maxTrafficFraction)}`]),
+        ...(s.maxTotalTrafficFraction === undefined ? [] : [`context.totalTrafficPpm > ${ppm(s.maxTotalTrafficFraction)}`]),
+        ...(s.maxReplicas === undefined ? [] : [`context.replicas > ${s.maxReplicas}`]),
+        ...(s.maxFraction === undefined ? [] : [`context.maxFractionPpm > ${ppm(s.maxFraction)}`]),
+        ...(s.maxDependents === undefined ? [] : [`context.dependents > ${s.maxDependents}`]),
       ]);
-      if (p.onExceed === 'deny') return [{ id: d.id, text: policy('forbid', [`(!context.known || ${over})`]), meaning: { effect: 'deny' } }];
-      // A bound that cannot be met by a smaller step (not batchable, too many dependents) denies.
-      const unscalable = any(['!context.batchable', ...(p.maxDependents === undefined ? [] : [`context.dependents > ${p.maxDependents}`])]);
+      if (s.onExceed === 'deny') return [{ id: rule.id, text: policy('forbid', [`(!context.known || ${over})`]), meaning: { effect: 'deny' } }];
+      // A bound a smaller step cannot meet (tool not batchable, too many dependents) denies.
+      const unscalable = any(['!context.batchable', ...(s.maxDependents === undefined ? [] : [`context.dependents > ${s.maxDependents}`])]);
       return [
-        { id: d.id, text: policy('forbid', [`(!context.known || (${over} && ${unscalable}))`]), meaning: { effect: 'deny' } },
-        { id: `${d.id}#modify`, text: policy('permit', ['context.known', over, `!${unscalable}`]), meaning: { effect: 'modify' } },
+        { id: rule.id, text: policy('forbid', [`(!context.known || (${over} && ${unscalable}))`]), meaning: { effect: 'deny' } },
+        { id: `${rule.id}#modify`, text: policy('permit', ['context.known', over, `!${unscalable}`]), meaning: { effect: 'modify' } },
       ];
     }
   }
 }
 
-/** A Cedar policy set from rule drafts. */
-export function cedarPolicySet(drafts: readonly RuleDraft[]): CedarPolicySet {
+/** The Cedar policy set of a policy's enforced rules. */
+export function cedarPolicySet(rules: readonly RuleSpec[]): CedarPolicySet {
   const policies: Record<string, string> = {};
   const effects = new Map<string, CedarEffect>();
-  for (const d of drafts) {
-    for (const { id, text, meaning } of draftToCedar(d)) {
+  const untranslated: string[] = [];
+  for (const rule of rules) {
+    if (rule.mode === 'shadow') continue;
+    const translated = ruleToCedar(rule);
+    if (!translated) {
+      untranslated.push(rule.id);
+      continue;
+    }
+    for (const { id, text, meaning } of translated) {
       policies[id] = text;
       effects.set(id, meaning);
     }
   }
-  return { policies, effects };
+  return { policies, effects, untranslated };
 }
 
 /**
@@ -162,7 +161,7 @@ export function cedarRequest(principal: Principal, action: Action, impact: Impac
   const resourceUid = { type: 'Target', id: `${action.environment}/${target}` };
   const principalUid = { type: 'Agent', id: principal.agent };
   const entities: EntityJson[] = [
-    { uid: principalUid, attrs: { role: principal.role, task: principal.task ?? '' }, parents: [] },
+    { uid: principalUid, attrs: { agent: principal.agent, role: principal.role, task: principal.task ?? '' }, parents: [] },
     { uid: resourceUid, attrs: { environment: action.environment }, parents: [] },
   ];
   const targetFractions = impact.resources.filter((r) => r.relation === 'target').map((r) => r.fraction);

@@ -39,7 +39,9 @@ async function main(): Promise<void> {
   if (!process.send) throw new Error('serve-governor runs as a child process of bench/http.bench.ts');
   const dataDir = await mkdtemp(join(tmpdir(), 'governor-bench-'));
   const { createGovernor } = await loadMainApi();
-  const governor = await createGovernor({ policyPath: POLICY, dataDir, logger: false });
+  // GOVERNOR_BENCH_SERVER_LOG=error (or info, ...) turns the server's log on, to stderr.
+  const level = process.env.GOVERNOR_BENCH_SERVER_LOG;
+  const governor = await createGovernor({ policyPath: POLICY, dataDir, logger: level ? { level } : false });
   await governor.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = governor.app.server.address() as AddressInfo;
   const tokens = Object.fromEntries(

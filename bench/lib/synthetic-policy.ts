@@ -11,8 +11,8 @@ import type { Action, Principal, Tier } from '../../src/core/types.js';
  * generated from a seeded PRNG, one after the other, so the 100-rule policy's
  * generated rules are the first 89 of the 1,000-rule policy's.
  *
- * Every generated rule is kept as a `RuleDraft`, which renders both as Governor
- * YAML and as Cedar (bench/cedar.bench.ts), so the two engines see the same rules.
+ * Every generated condition comes with its Cedar form (`Condition`), so
+ * bench/lib/cedar-policy.ts can give Cedar the same rules.
  */
 
 const examples = fileURLToPath(new URL('../../examples/', import.meta.url));
@@ -105,10 +105,9 @@ export type DraftPrimitive =
     }
   | { readonly kind: 'network-boundary'; readonly roles: Readonly<Record<string, readonly string[]>> }
   | { readonly kind: 'risk-tier'; readonly tier: Tier }
-  | { readonly kind: 'identity-binding'; readonly roles?: readonly string[]; readonly requireTask: boolean }
-  | { readonly kind: 'reversible-by-default'; readonly tier: Tier };
+  | { readonly kind: 'identity-binding'; readonly requireTask: boolean };
 
-/** A generated rule, before it is written as Governor YAML or as Cedar. */
+/** A generated rule, before it is written as Governor YAML. */
 export interface RuleDraft {
   readonly id: string;
   readonly tools?: readonly string[];
@@ -146,6 +145,9 @@ const BLAST_CONDITIONS: readonly Condition[] = [
   { cel: 'action.operation != "rollback"', cedar: 'context.operation != "rollback"' },
 ];
 const SHADOW_CONDITIONS: readonly Condition[] = [...DENY_CONDITIONS, { cel: 'impact.trafficFraction > 0.01', cedar: 'context.trafficPpm > 10000' }];
+
+/** Every condition the generator writes, with its Cedar form. */
+export const GENERATED_CONDITIONS: readonly Condition[] = [...ALLOW_CONDITIONS, ...DENY_CONDITIONS, ...RISK_CONDITIONS, ...BLAST_CONDITIONS, ...SHADOW_CONDITIONS];
 
 /** A small deterministic PRNG (mulberry32), so every run generates the same policy. */
 export function createRandom(seed: number) {
@@ -265,10 +267,7 @@ export function ruleYaml(d: RuleDraft): string {
       lines.push(`    riskTier: { tier: ${p.tier} }`);
       break;
     case 'identity-binding':
-      lines.push(`    identity: { ${[...(p.roles ? [`roles: ${list(p.roles)}`] : []), `requireTask: ${p.requireTask}`].join(', ')} }`);
-      break;
-    case 'reversible-by-default':
-      lines.push(`    reversibility: { tier: ${p.tier} }`);
+      lines.push(`    identity: { requireTask: ${p.requireTask} }`);
       break;
   }
   return lines.join('\n');

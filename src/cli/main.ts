@@ -6,8 +6,9 @@ import { initCommand } from './commands/init.js';
 import { policyCommand } from './commands/policy-test.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommand } from './commands/token.js';
+import { witnessCommand } from './commands/witness.js';
 
-const COMMANDS: readonly Command[] = [initCommand, serveCommand, checkCommand, policyCommand, tokenCommand, auditCommand];
+const COMMANDS: readonly Command[] = [initCommand, serveCommand, checkCommand, policyCommand, tokenCommand, auditCommand, witnessCommand];
 
 const USAGE = `Usage: governor <command> [options]
 

@@ -5,8 +5,12 @@ import { bytesEqual, encodeHex } from '../audit/pure/bytes.js';
 import { HASH_SIZE, hashLeaf, type SubtreeId } from '../audit/pure/merkle.js';
 import type { NewLeaf } from './store.js';
 
-/** Largest leaf the store accepts, in bytes: far above any decision record, far below every engine's value limit. */
-export const MAX_LEAF_BYTES = 16 * 1024 * 1024;
+/**
+ * Largest leaf the store accepts, in bytes: far above any decision record,
+ * and small enough that the leaves of a full batch (512) stay under
+ * PostgreSQL's 1 GiB limit on one value.
+ */
+export const MAX_LEAF_BYTES = 1024 * 1024;
 
 /** Most leaves one `AuditRepository.leaves` call returns. */
 export const MAX_LEAVES_PER_READ = 1000;
@@ -38,7 +42,8 @@ export function checkLeaf(crypto: AuditCrypto, leaf: NewLeaf): CheckedLeaf {
   if (bytes.length > MAX_LEAF_BYTES) {
     throw new GovernorError('PAYLOAD_TOO_LARGE', `the audit leaf has ${bytes.length} bytes, more than ${MAX_LEAF_BYTES}`);
   }
-  const copy = bytes.slice();
+  // A Buffer copy: small ones come from Node's pool, not a backing store of their own.
+  const copy = Buffer.from(bytes);
   const expected = hashLeaf(crypto, copy);
   if (hash.length !== HASH_SIZE || !bytesEqual(hash, expected)) {
     throw new GovernorError('BAD_REQUEST', 'the audit leaf hash is not SHA-256(0x00 ‖ leaf bytes)');
@@ -59,7 +64,7 @@ export function withAuditRef(json: string, ref: AuditRef): string {
 export function jsonWithoutAudit(value: object, what: string): string {
   let json: string | undefined;
   try {
-    json = JSON.stringify({ ...value, audit: undefined });
+    json = JSON.stringify((value as { audit?: unknown }).audit === undefined ? value : { ...value, audit: undefined });
   } catch (err) {
     throw new GovernorError('BAD_REQUEST', `the ${what} cannot be stored as JSON`, { cause: err });
   }

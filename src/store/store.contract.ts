@@ -430,18 +430,31 @@ export function runStoreContract(name: string, engine: StoreContractEngine): voi
         );
         expect((await store.audit.treeHead()).size).toBe(before + 1);
 
-        // Racing in one batch: one leaf for the winner, the rest keep dense indices.
+        // Racing in one batch, with a retry of the first key among them: one
+        // leaf for the winner and none for the retry; the others keep dense
+        // indices, and each stored decision names its own leaf.
         const raceKey = uniqueName('key');
         const racing = Array.from({ length: 25 }, (_, i) =>
-          i % 5 === 0 ? makeAuditedDecision({ agent }) : makeAuditedDecision({ agent, idempotencyKey: raceKey }),
+          i === 3
+            ? makeAuditedDecision({ agent, idempotencyKey: key })
+            : i % 5 === 0
+              ? makeAuditedDecision({ agent })
+              : makeAuditedDecision({ agent, idempotencyKey: raceKey }),
         );
         const results = await Promise.all(racing.map((entry) => store.decisions.insert(entry)));
+        expect(results[3]).toMatchObject({ decision: { id: first.decision.id, audit: stored.audit }, created: false });
         const created = results.filter((r) => r.created);
         expect(created).toHaveLength(6);
         expect(created.map((r) => r.decision.audit?.index)).toEqual([0, 1, 2, 3, 4, 5].map((i) => before + 1 + i));
         const winner = results[1] as (typeof results)[number];
-        for (const r of results.filter((_, i) => i % 5 !== 0)) expect(r.decision).toEqual(winner.decision);
+        for (const r of results.filter((_, i) => i % 5 !== 0 && i !== 3)) expect(r.decision).toEqual(winner.decision);
         expect((await store.audit.treeHead()).size).toBe(before + 7);
+        for (const r of created) {
+          const audit = r.decision.audit as NonNullable<Decision['audit']>;
+          expect((await store.decisions.get(r.decision.id))?.audit).toEqual(audit);
+          const [leaf] = await store.audit.leaves(audit.index, audit.index + 1);
+          expect(new TextDecoder().decode(leaf?.bytes)).toBe(`decision ${r.decision.id}`);
+        }
         await verifyStoredTree(store);
       });
 

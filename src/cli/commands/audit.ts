@@ -3,6 +3,8 @@ import { mkdir, readdir, readFile, writeFile, rename, open as openFile } from 'n
 import { join, resolve } from 'node:path';
 import { createLogKey, loadLogKeys, parseVerifierKeys } from '../../audit/log-keys.js';
 import { nodeAuditCrypto } from '../../audit/node-crypto.js';
+import { missingCosignatures, parseCosignatureVerifierKey } from '../../audit/witness-client.js';
+import type { NoteVerifier } from '../../audit/pure/note.js';
 import { openCheckpoint } from '../../audit/pure/checkpoint.js';
 import { bytesEqual, decodeBase64, encodeBase64 } from '../../audit/pure/bytes.js';
 import { verifyConsistency } from '../../audit/pure/merkle.js';
@@ -18,8 +20,8 @@ export const auditCommand: Command = {
   name: 'audit',
   summary: 'export and verify the signed audit log',
   help: `Usage: governor audit export DIR [--config FILE] [--data-dir DIR] [--database-url URL]
-       governor audit verify DIR --key VKEY [--key VKEY ...]
-       governor audit verify --url URL --key VKEY --state FILE [--token TOKEN]
+       governor audit verify DIR --key VKEY [--key VKEY ...] [--witness-key VKEY ...]
+       governor audit verify --url URL --key VKEY --state FILE [--token TOKEN] [--witness-key VKEY ...]
        governor audit key [--rotate] [--config FILE] [--data-dir DIR]
 
 export   writes every leaf, the recorded leaf hashes and every signed checkpoint
@@ -32,6 +34,9 @@ verify   --url: fetches the live checkpoint, checks its signature and its
          consistency with the last checkpoint verified (kept in --state FILE),
          so a rolled-back or forked log is detected (the Go sumdb client model).
          The token (or GOVERNOR_TOKEN) is any agent or operator credential.
+         --witness-key VKEY (a witness's cosignature key, type 0x04, or @FILE;
+         repeatable): the live checkpoint (with --url) or the latest exported
+         checkpoint (with DIR) must also carry a valid cosignature from each.
 key      prints the log's verifier keys; --rotate adds a new signing key (both
          sign checkpoints until the old key file is removed; keep its .vkey to
          verify the history it signed). Restart the server to use it.
@@ -45,6 +50,7 @@ Exit code 0 when verification succeeds, 1 when it fails, 2 on usage errors.`,
         'data-dir': { type: 'string' },
         'database-url': { type: 'string' },
         key: { type: 'string', multiple: true },
+        'witness-key': { type: 'string', multiple: true },
         url: { type: 'string' },
         state: { type: 'string' },
         token: { type: 'string' },
@@ -61,12 +67,13 @@ Exit code 0 when verification succeeds, 1 when it fails, 2 on usage errors.`,
     if (sub === 'verify') {
       const keys = await readKeys(values.key ?? [], io);
       if (keys.length === 0) throw new UsageError('--key VKEY is required');
+      const witnesses = (await readKeys(values['witness-key'] ?? [], io)).map((k) => parseCosignatureVerifierKey(nodeAuditCrypto, k));
       if (values.url) {
         if (!values.state) throw new UsageError('--state FILE is required with --url');
-        return verifyLive(values.url, keys, resolve(io.cwd, values.state), values.token ?? io.env.GOVERNOR_TOKEN, io);
+        return verifyLive(values.url, keys, witnesses, resolve(io.cwd, values.state), values.token ?? io.env.GOVERNOR_TOKEN, io);
       }
       if (!positionals[1]) throw new UsageError('missing DIR (or --url URL)');
-      return verifyExport(resolve(io.cwd, positionals[1]), keys, io);
+      return verifyExport(resolve(io.cwd, positionals[1]), keys, witnesses, io);
     }
     if (sub === 'key') {
       const existing = await loadLogKeys(dataDir);
@@ -192,7 +199,7 @@ function* readHashes(file: string): Generator<Uint8Array> {
   }
 }
 
-async function verifyExport(dir: string, vkeys: readonly string[], io: Io): Promise<number> {
+async function verifyExport(dir: string, vkeys: readonly string[], witnesses: readonly NoteVerifier[], io: Io): Promise<number> {
   const verifiers = parseVerifierKeys(vkeys);
   const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { format?: string; origin?: string };
   if (manifest.format !== EXPORT_FORMAT) {
@@ -217,11 +224,20 @@ async function verifyExport(dir: string, vkeys: readonly string[], io: Io): Prom
     io.err(`FAIL: ${where}${result.problem}`);
     return 1;
   }
-  io.out(`OK: ${result.size} leaves, ${result.checkpoints} checkpoints verified (origin ${origin}, signed size ${result.signedSize}, root ${encodeBase64(result.root)}) in ${seconds.toFixed(2)} s`);
+  if (witnesses.length > 0) {
+    const latest = checkpoints.at(-1);
+    const missing = latest === undefined ? ['the export holds no checkpoint'] : missingCosignatures(latest, witnesses);
+    if (missing.length > 0) {
+      io.err(`FAIL: checkpoint ${names.at(-1) ?? '(none)'} is not cosigned as required: ${missing.join('; ')}`);
+      return 1;
+    }
+  }
+  const cosigned = witnesses.length > 0 ? `, latest cosigned by ${witnesses.map((w) => w.name).join(', ')}` : '';
+  io.out(`OK: ${result.size} leaves, ${result.checkpoints} checkpoints verified (origin ${origin}, signed size ${result.signedSize}, root ${encodeBase64(result.root)}${cosigned}) in ${seconds.toFixed(2)} s`);
   return 0;
 }
 
-async function verifyLive(url: string, vkeys: readonly string[], stateFile: string, token: string | undefined, io: Io): Promise<number> {
+async function verifyLive(url: string, vkeys: readonly string[], witnesses: readonly NoteVerifier[], stateFile: string, token: string | undefined, io: Io): Promise<number> {
   const verifiers = parseVerifierKeys(vkeys);
   const origin = verifiers[0]!.name;
   const base = url.replace(/\/+$/, '');
@@ -236,6 +252,11 @@ async function verifyLive(url: string, vkeys: readonly string[], stateFile: stri
   const opened = openCheckpoint(note, verifiers, origin);
   if (!opened.ok) {
     io.err(`FAIL: the live checkpoint does not verify: ${opened.issues.map((i) => i.message).join('; ')}`);
+    return 1;
+  }
+  const missing = missingCosignatures(note, witnesses);
+  if (missing.length > 0) {
+    io.err(`FAIL: the live checkpoint is not cosigned as required: ${missing.join('; ')}`);
     return 1;
   }
   const now = opened.value.checkpoint;
@@ -273,6 +294,7 @@ async function verifyLive(url: string, vkeys: readonly string[], stateFile: stri
   const tmp = `${stateFile}.tmp`;
   await writeFile(tmp, note, { mode: 0o600 });
   await rename(tmp, stateFile);
-  io.out(`OK: ${origin} at size ${now.size}${previous !== undefined ? ' is consistent with the last verified checkpoint' : ' (first check; state saved)'}`);
+  const cosigned = witnesses.length > 0 ? `, cosigned by ${witnesses.map((w) => w.name).join(', ')}` : '';
+  io.out(`OK: ${origin} at size ${now.size}${cosigned}${previous !== undefined ? ' is consistent with the last verified checkpoint' : ' (first check; state saved)'}`);
   return 0;
 }

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { parseWitnessSpec } from '../../audit/witness-client.js';
 import { createGovernor } from '../../main.js';
 import { configFlag, parseFlags, UsageError, type Command } from '../args.js';
 
@@ -6,6 +7,7 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the decision API',
   help: `Usage: governor serve [--config FILE] [--port N] [--host ADDR] [--data-dir DIR] [--database-url URL] [--no-watch]
+                      [--witness VKEY@URL ...] [--witnesses-required K]
 
 Serves the HTTP API (/v1/decisions, /healthz, ...) with the policy in FILE
 (default governor.yaml), reloading it when it changes: a change that fails
@@ -15,7 +17,14 @@ validation is rejected and the last good policy stays in force.
   --host ADDR         address to bind (default 127.0.0.1, or GOVERNOR_HOST)
   --data-dir DIR      keys and the SQLite database (default .governor beside FILE)
   --database-url URL  use PostgreSQL instead of SQLite (or GOVERNOR_DATABASE_URL)
-  --no-watch          do not reload the policy when its files change`,
+  --no-watch          do not reload the policy when its files change
+  --witness VKEY@URL  a witness (governor witness, or any C2SP tlog-witness) to
+                      push every checkpoint to; VKEY is its cosignature key
+                      (type 0x04), URL its submission prefix. Repeatable, or
+                      GOVERNOR_WITNESSES (comma-separated)
+  --witnesses-required K
+                      publish a checkpoint only once K witnesses cosigned it
+                      (default 0, or GOVERNOR_WITNESSES_REQUIRED)`,
   async run(argv, io) {
     const { values } = parseFlags(argv, {
       ...configFlag,
@@ -24,16 +33,27 @@ validation is rejected and the last good policy stays in force.
       'data-dir': { type: 'string' },
       'database-url': { type: 'string' },
       'no-watch': { type: 'boolean', default: false },
+      witness: { type: 'string', multiple: true },
+      'witnesses-required': { type: 'string' },
     });
     const port = Number(values.port ?? io.env.GOVERNOR_PORT ?? 8080);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer in 0..65535, got "${values.port}"`);
     const host = values.host ?? io.env.GOVERNOR_HOST ?? '127.0.0.1';
     const databaseUrl = values['database-url'] ?? io.env.GOVERNOR_DATABASE_URL;
+    const witnessSpecs = values.witness ?? (io.env.GOVERNOR_WITNESSES ?? '').split(',').map((w) => w.trim()).filter((w) => w.length > 0);
+    const witnesses = witnessSpecs.map((spec) => parseWitnessSpec(spec));
+    const requiredText = values['witnesses-required'] ?? io.env.GOVERNOR_WITNESSES_REQUIRED ?? '0';
+    const witnessesRequired = /^[0-9]{1,3}$/.test(requiredText) ? Number(requiredText) : NaN;
+    if (!(witnessesRequired <= witnesses.length)) {
+      throw new UsageError(`--witnesses-required must be an integer from 0 to the number of --witness flags (${witnesses.length}), got "${requiredText}"`);
+    }
     const governor = await createGovernor({
       policyPath: resolve(io.cwd, values.config),
       ...(values['data-dir'] ? { dataDir: resolve(io.cwd, values['data-dir']) } : {}),
       ...(databaseUrl ? { databaseUrl } : {}),
       watch: !values['no-watch'],
+      witnesses,
+      witnessesRequired,
       logger: { level: io.env.GOVERNOR_LOG_LEVEL ?? 'info' },
     });
     const address = await governor.app.listen({ port, host });
@@ -42,6 +62,9 @@ validation is rejected and the last good policy stays in force.
     io.err(`policy ${status.files.join(', ')} digest ${status.digest}`);
     io.err(`store ${governor.store.engine}, data dir ${governor.dataDir}`);
     io.err(`audit log ${governor.audit.origin}, verifier key${governor.auditKeys.length > 1 ? 's' : ''}: ${governor.auditKeys.join(' ')}`);
+    if (witnesses.length > 0) {
+      io.err(`witnesses ${witnesses.map((w) => w.url).join(', ')}; a checkpoint is published with ${witnessesRequired} or more cosignatures`);
+    }
     await new Promise<void>((done) => {
       const stop = () => {
         process.off('SIGINT', stop);

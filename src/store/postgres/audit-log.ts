@@ -46,17 +46,22 @@ export class PostgresAuditLog implements PostgresBatchLog {
         FROM unnest($1::smallint[], $2::bigint[]) WITH ORDINALITY AS q(level, idx, ord)
         LEFT JOIN ${leaves} l ON q.level = 0 AND l.idx = q.idx
         LEFT JOIN ${subtrees} s ON q.level > 0 AND s.level = q.level AND s.idx = q.idx`,
-      // Leaves, subtrees and head in one round trip. The head moves only from
-      // the size locked at open, which the row count confirms.
+      // Leaves, subtrees and head in one round trip. Bytes travel as one
+      // binary parameter per column (node-postgres sends a Buffer as binary),
+      // cut by offset and length: no hex text to encode, escape and parse.
+      // The head moves only from the size locked at open, which the row count
+      // confirms.
       persist: `
         WITH leaves AS (
           INSERT INTO ${leaves} (idx, leaf, leaf_hash)
-          SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])
+          SELECT $1::bigint + n - 1, substring($3::bytea FROM o + 1 FOR l), substring($4::bytea FROM (n::int - 1) * 32 + 1 FOR 32)
+          FROM unnest($2::int[], $9::int[]) WITH ORDINALITY AS t(l, o, n)
         ), subtrees AS (
           INSERT INTO ${subtrees} (level, idx, hash)
-          SELECT * FROM unnest($4::smallint[], $5::bigint[], $6::bytea[])
+          SELECT level, idx, substring($7::bytea FROM (n::int - 1) * 32 + 1 FOR 32)
+          FROM unnest($5::smallint[], $6::bigint[]) WITH ORDINALITY AS t(level, idx, n)
         )
-        UPDATE ${head} SET size = $7 WHERE size = $8`,
+        UPDATE ${head} SET size = $8 WHERE size = $1`,
     };
   }
 
@@ -101,14 +106,15 @@ export class PostgresAuditLog implements PostgresBatchLog {
   async persist(client: PostgresQueryable, batch: LeafBatch): Promise<TreeState> {
     const { start, leaves, subtrees, tree } = batch.integrate();
     const { rowCount } = await client.query(this.#sql.persist, [
-      leaves.map((_, i) => start + i),
-      leaves.map((leaf) => leaf.bytes),
-      leaves.map((leaf) => leaf.hash),
+      start,
+      leaves.map((leaf) => leaf.bytes.length),
+      concat(leaves.map((leaf) => leaf.bytes)),
+      concat(leaves.map((leaf) => leaf.hash)),
       subtrees.map((s) => s.level),
       subtrees.map((s) => s.index),
-      subtrees.map((s) => s.hash),
+      concat(subtrees.map((s) => s.hash)),
       tree.size,
-      start,
+      offsets(leaves.map((leaf) => leaf.bytes.length)),
     ]);
     if (rowCount !== 1) throw new GovernorError('AUDIT_INVALID', `the audit log head moved from ${start} while locked`);
     return tree;
@@ -121,6 +127,21 @@ export class PostgresAuditLog implements PostgresBatchLog {
   abandoned(): void {
     this.#cache.clear();
   }
+}
+
+/** Where each part starts when parts of these lengths are back to back. */
+function offsets(lengths: readonly number[]): number[] {
+  let at = 0;
+  return lengths.map((length) => {
+    const start = at;
+    at += length;
+    return start;
+  });
+}
+
+/** The arrays back to back, as a Buffer so node-postgres sends it in binary. */
+function concat(parts: readonly Uint8Array[]): Buffer {
+  return Buffer.concat(parts);
 }
 
 function headSize(rows: unknown[]): number {
