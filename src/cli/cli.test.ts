@@ -8,6 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadKeyring } from '../config/keyring.js';
 import type { Evaluation } from '../core/types.js';
 import { createIdentity } from '../main.js';
+
+/** The example actions are requests as an agent sends them; the principal comes from flags. */
+const AS_DEPLOYER = ['--agent', 'deploy-bot', '--role', 'deployer', '--task', 'T-1'];
 import { runCli } from './main.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -71,7 +74,7 @@ describe('governor check', () => {
     ['pending', 4, 'PENDING (tier high, irreversible)'],
     ['deny', 5, 'DENY'],
   ] as const)('examples/actions/%s.json exits %i', async (name, code, verdict) => {
-    const run = await cli(['check', `examples/actions/${name}.json`, '--config', POLICY]);
+    const run = await cli(['check', `examples/actions/${name}.json`, '--config', POLICY, ...AS_DEPLOYER]);
     expect(run.err).toBe('');
     expect(run.code).toBe(code);
     expect(run.out.split('\n')[0]).toBe(`verdict: ${verdict}`);
@@ -81,18 +84,18 @@ describe('governor check', () => {
   it('names the rules behind each example verdict in --json output', async () => {
     const expected = { allow: 'deployers-operate-prod', modify: 'prod-blast-radius', pending: 'irreversible-needs-approval', deny: 'network-zones' } as const;
     for (const [name, rule] of Object.entries(expected)) {
-      const run = await cli(['check', `examples/actions/${name}.json`, '--config', POLICY, '--json']);
+      const run = await cli(['check', `examples/actions/${name}.json`, '--config', POLICY, '--json', ...AS_DEPLOYER]);
       const evaluation = JSON.parse(run.out) as Evaluation & { policy: { digest: string } };
       expect(evaluation.verdict).toBe(name);
       expect(evaluation.reasons.map((r) => r.rule)).toContain(rule);
       expect(evaluation.policy.digest).toMatch(/^[0-9a-f]{64}$/);
     }
-    const modify = JSON.parse((await cli(['check', 'examples/actions/modify.json', '--config', POLICY, '--json'])).out) as Evaluation;
+    const modify = JSON.parse((await cli(['check', 'examples/actions/modify.json', '--config', POLICY, '--json', ...AS_DEPLOYER])).out) as Evaluation;
     expect(modify.action.params).toMatchObject({ service: 'payments', fraction: 0.05 });
   });
 
   it('lets flags override the principal in the file', async () => {
-    const run = await cli(['check', 'examples/actions/allow.json', '--config', POLICY, '--role', 'intern']);
+    const run = await cli(['check', 'examples/actions/allow.json', '--config', POLICY, ...AS_DEPLOYER, '--role', 'intern']);
     expect(run.code).toBe(5);
     expect(run.out).toContain('known-roles');
   });
@@ -111,7 +114,7 @@ describe('governor check', () => {
       const policy = readFileSync(join(ROOT, POLICY), 'utf8').replace('when: principal.role == "deployer"\n', 'when: action.envirnoment == "prod"\n');
       await writeFile(join(dir, 'governor.yaml'), policy);
       await writeFile(join(dir, 'inventory.yaml'), readFileSync(join(ROOT, 'examples/inventory.yaml')));
-      const invalid = await cli(['check', 'examples/actions/allow.json', '--config', join(dir, 'governor.yaml')]);
+      const invalid = await cli(['check', 'examples/actions/allow.json', '--config', join(dir, 'governor.yaml'), ...AS_DEPLOYER]);
       expect(invalid.code).toBe(2);
       expect(invalid.err).toContain(`${join(dir, 'governor.yaml')}:`);
       expect(invalid.err).toContain('envirnoment');

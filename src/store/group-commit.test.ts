@@ -99,6 +99,20 @@ describe('GroupCommitter', () => {
     expect(infos).toEqual([expect.objectContaining({ size: 3, committed: false })]);
   });
 
+  it('rejects each write of a failed transaction with what `failure` maps the batch error to', async () => {
+    const cause = new Error('attempt to write a readonly database');
+    const committer = new GroupCommitter<number, number>({
+      commit: () => {
+        throw cause;
+      },
+      failure: (item, error) => (item % 2 === 0 ? new GovernorError('AUDIT_UNAVAILABLE', error.message, { cause: error.cause }) : error),
+    });
+    const settled = await Promise.allSettled([1, 2, 3].map((n) => committer.enqueue(n)));
+    const reasons = settled.map((s) => (s as PromiseRejectedResult).reason as GovernorError);
+    expect(reasons.map((r) => r.code)).toEqual(['STORE_UNAVAILABLE', 'AUDIT_UNAVAILABLE', 'STORE_UNAVAILABLE']);
+    expect(reasons.every((r) => r.cause === cause)).toBe(true);
+  });
+
   it('fails a single write on its own without failing the batch', async () => {
     const conflict = new GovernorError('CONFLICT', 'already recorded');
     const committer = new GroupCommitter<number, number>({

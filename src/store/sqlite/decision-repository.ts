@@ -76,15 +76,17 @@ export class SqliteDecisionRepository implements DecisionRepository {
     const row = toDecisionRow(entry);
     const leaf = entry.leaf === undefined ? undefined : checkLeaf(this.#crypto, entry.leaf);
     return this.#connection.write((log): InsertDecisionResult => {
-      // The index the leaf gets if the decision is created: taken only then.
-      const audit: AuditRef | undefined = leaf === undefined ? undefined : { index: log.next, leafHash: leaf.hex };
-      const body = audit === undefined ? row.body : withAuditRef(row.body, audit);
-      if (this.#insert.run(audit === undefined ? row : { ...row, body }).changes === 1) {
-        if (leaf === undefined || audit === undefined) {
+      if (leaf === undefined) {
+        if (this.#insert.run(row).changes === 1) {
           return { decision: entry.decision, requestDigest: row.requestDigest, created: true };
         }
-        log.take(leaf);
-        return { decision: { ...entry.decision, audit }, requestDigest: row.requestDigest, created: true };
+      } else {
+        // The leaf's index if the decision is created; taken only then, as the write's last step.
+        const audit: AuditRef = { index: log.next, leafHash: leaf.hex };
+        if (this.#insert.run({ ...row, body: withAuditRef(row.body, audit) }).changes === 1) {
+          log.take(leaf);
+          return { decision: { ...entry.decision, audit }, requestDigest: row.requestDigest, created: true };
+        }
       }
       if (row.idempotencyKey !== null) {
         const existing = this.#byKey.get(row.agent, row.idempotencyKey) as ExistingRow | undefined;
