@@ -101,17 +101,16 @@ export function checkSubtreeIds(ids: readonly SubtreeId[]): void {
 /** The error for subtrees a store does not hold. */
 export function missingSubtrees(missing: readonly SubtreeId[]): GovernorError {
   const names = missing.slice(0, 8).map((id) => subtreeKey(id.level, id.index));
-  return new GovernorError(
-    'AUDIT_INVALID',
-    `the audit log holds no subtree ${names.join(', ')}${missing.length > names.length ? ` (and ${missing.length - names.length} more)` : ''}`,
-    { details: { missing: names } },
-  );
+  const more = missing.length > names.length ? ` (and ${missing.length - names.length} more)` : '';
+  return new GovernorError('AUDIT_INVALID', `the audit log holds no subtree ${names.join(', ')}${more}`, {
+    details: { missing: names },
+  });
 }
 
 /** Validates a leaf range and caps it at `MAX_LEAVES_PER_READ` leaves (the tree size cap is the adapter's). */
 export function leafRange(start: number, end: number): { readonly start: number; readonly end: number } {
   if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(end) || end < 0) {
-    throw new GovernorError('BAD_REQUEST', `leaf range bounds must be non-negative integers, got [${String(start)}, ${String(end)})`);
+    throw new GovernorError('BAD_REQUEST', `a leaf range needs non-negative integers, got [${String(start)}, ${String(end)})`);
   }
   return { start, end: Math.max(start, Math.min(end, start + MAX_LEAVES_PER_READ)) };
 }
@@ -122,7 +121,9 @@ export function checkCheckpoint(checkpoint: { readonly size: number; readonly no
   if (!Number.isSafeInteger(size) || size < 0) {
     throw new GovernorError('BAD_REQUEST', `checkpoint size must be a non-negative integer, got ${String(size)}`);
   }
-  if (typeof note !== 'string' || note === '') throw new GovernorError('BAD_REQUEST', 'checkpoint note must be a non-empty string');
+  if (typeof note !== 'string' || note === '') {
+    throw new GovernorError('BAD_REQUEST', 'checkpoint note must be a non-empty string');
+  }
   return { size, note };
 }
 

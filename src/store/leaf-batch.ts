@@ -38,15 +38,15 @@ export interface IntegratedBatch {
  * the new subtrees once, just before they are written.
  */
 export class LeafBatch implements BatchLog {
-  readonly #crypto: AuditCrypto;
   readonly #start: TreeState;
+  readonly #range: CompactRange;
   readonly #leaves: CheckedLeaf[] = [];
+  #integrated = false;
 
   /** Starts from `tree`; throws AUDIT_INVALID when its frontier does not match its size. */
   constructor(crypto: AuditCrypto, tree: TreeState) {
-    // Validates the frontier now, so a damaged log fails the batch before any write.
-    new CompactRange(crypto, tree.size, tree.frontier);
-    this.#crypto = crypto;
+    // Built now, so a damaged log fails the batch before any of its writes.
+    this.#range = new CompactRange(crypto, tree.size, tree.frontier);
     this.#start = tree;
   }
 
@@ -75,9 +75,11 @@ export class LeafBatch implements BatchLog {
     this.#leaves.length = Math.min(this.#leaves.length, length);
   }
 
-  /** Integrates the leaves taken into the tree. */
+  /** Integrates the leaves taken into the tree; once, when the batch is about to write them. */
   integrate(): IntegratedBatch {
-    const range = new CompactRange(this.#crypto, this.#start.size, this.#start.frontier);
+    if (this.#integrated) throw new GovernorError('INTERNAL', 'a batch of leaves is integrated once');
+    this.#integrated = true;
+    const range = this.#range;
     const subtrees: Subtree[] = [];
     for (const leaf of this.#leaves) {
       range.append(leaf.hash, (level, index, hash) => {

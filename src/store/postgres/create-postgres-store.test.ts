@@ -7,7 +7,14 @@ import { emptyRoot } from '../../audit/pure/merkle.js';
 import { isGovernorError } from '../../core/errors.js';
 import type { BatchInfo } from '../group-commit.js';
 import type { Store } from '../store.js';
-import { makeAuditedDecision, makeLeaf, makeNewDecision, testDatabaseUrl, uniqueName, verifyStoredTree } from '../test-fixtures.js';
+import {
+  makeAuditedDecision,
+  makeLeaf,
+  makeNewDecision,
+  testDatabaseUrl,
+  uniqueName,
+  verifyStoredTree,
+} from '../test-fixtures.js';
 import { createPostgresStore, type PostgresStoreOptions } from './create-postgres-store.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 
@@ -338,7 +345,12 @@ describe.skipIf(url === undefined)('createPostgresStore: the audit log', () => {
     const schema = `gov_test_${randomBytes(6).toString('hex')}`;
     schemas.push(schema);
     const relay = await startRelay(connectionString);
-    const store = await createPostgresStore({ connectionString: relay.connectionString, schema, connectTimeoutMs: 1000, statementTimeoutMs: 1000 });
+    const store = await createPostgresStore({
+      connectionString: relay.connectionString,
+      schema,
+      connectTimeoutMs: 1000,
+      statementTimeoutMs: 1000,
+    });
     opened.push(store);
     await store.decisions.insert(makeAuditedDecision());
     const head = await store.audit.treeHead();

@@ -87,7 +87,8 @@ export class PostgresDecisionRepository implements DecisionRepository {
 
   async recordOutcome(id: string, outcome: Outcome, leaf?: NewLeaf): Promise<Decision> {
     const checked = leaf === undefined ? undefined : checkLeaf(this.#crypto, leaf);
-    return this.#connection.write(this.#outcomeKind, { id, outcome: toOutcomeJson(outcome, checked !== undefined), leaf: checked });
+    const json = toOutcomeJson(outcome, checked !== undefined);
+    return this.#connection.write(this.#outcomeKind, { id, outcome: json, leaf: checked });
   }
 
   transition(id: string, from: DecisionState, to: DecisionState): Promise<Decision | undefined> {
@@ -204,12 +205,10 @@ async function insertDecisions(
       }
       const { decision, leaf } = items[i] as InsertItem;
       const audit = finalAudits.get(i);
-      // Last step of the write: a leaf is taken only for a decision created.
+      // The write's last step: a leaf is taken only for a decision created.
       if (leaf !== undefined) log.take(leaf);
-      results[i] = {
-        ok: true,
-        value: { decision: audit === undefined ? decision : { ...decision, audit }, requestDigest: row.requestDigest, created: true },
-      };
+      const stored = audit === undefined ? decision : { ...decision, audit };
+      results[i] = { ok: true, value: { decision: stored, requestDigest: row.requestDigest, created: true } };
     }
   }
 

@@ -162,7 +162,6 @@ export class PostgresConnection {
       } catch (err) {
         if (!(err instanceof AttemptError)) throw err;
         const { failure, stage } = err;
-        const committing = stage === 'commit';
         if (stage === 'writes' && !isolate && isDataError(failure)) {
           if (batch.length === 1) {
             return [{ ok: false, error: storeUnavailable('PostgreSQL refused the write', failure) }];
@@ -170,11 +169,12 @@ export class PostgresConnection {
           isolate = true;
           continue;
         }
-        if (!committing && !retried && isConnectionLoss(failure)) {
+        if (stage !== 'commit' && !retried && isConnectionLoss(failure)) {
           retried = true;
           continue;
         }
-        const what = committing ? 'COMMIT failed, outcome unknown' : stage === 'log' ? 'writing the audit log failed' : 'PostgreSQL write failed';
+        const what =
+          stage === 'commit' ? 'COMMIT failed, outcome unknown' : stage === 'log' ? 'writing the audit log failed' : 'PostgreSQL write failed';
         throw storeUnavailable(what, failure);
       }
     }
@@ -199,7 +199,9 @@ export class PostgresConnection {
         leaves = await batchLog.open(client);
         stage = 'writes';
       }
-      const results = isolate ? await writeIsolated(client, batch, leaves) : await writeRuns(client, batch, leaves ?? NO_BATCH_LOG);
+      const results = isolate
+        ? await writeIsolated(client, batch, leaves)
+        : await writeRuns(client, batch, leaves ?? NO_BATCH_LOG);
       let tree: TreeState | undefined;
       if (leaves !== undefined && batchLog !== undefined) {
         stage = 'log';

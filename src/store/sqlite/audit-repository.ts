@@ -108,7 +108,9 @@ export class SqliteAuditRepository implements AuditRepository {
 
   async checkpoints(afterSize: number, limit: number): Promise<readonly StoredCheckpoint[]> {
     const range = checkpointRange(afterSize, limit);
-    return this.#connection.read(() => (this.#checkpoints.all(range.afterSize, range.limit) as CheckpointRow[]).map(toCheckpoint));
+    return this.#connection.read(() =>
+      (this.#checkpoints.all(range.afterSize, range.limit) as CheckpointRow[]).map(toCheckpoint),
+    );
   }
 }
 
