@@ -48,6 +48,8 @@ interface RunResult {
   readonly serverRssMiB: { readonly max: number; readonly end: number };
   /** Share of one core the server process used (100 = one core busy). */
   readonly serverCpuPercent: number;
+  /** Server CPU time per answered request: what one request costs, whatever else runs on the machine. */
+  readonly serverCpuUsPerRequest: number;
   readonly clientCpuPercent: number;
 }
 
@@ -132,6 +134,7 @@ class Recorder {
       latencyMs: { p50: summary.p50Us / 1000, p90: summary.p90Us / 1000, p99: summary.p99Us / 1000, max: summary.maxUs / 1000, mean: summary.meanUs / 1000 },
       serverRssMiB: { max: this.#rssMax, end: this.#rssEnd },
       serverCpuPercent: (100 * ticks) / CLOCK_TICKS_PER_SECOND / (wallMs / 1000),
+      serverCpuUsPerRequest: ok === 0 ? Number.NaN : (ticks / CLOCK_TICKS_PER_SECOND / ok) * 1e6,
       clientCpuPercent: (100 * (cpu.user + cpu.system)) / 1000 / wallMs,
     };
   }
@@ -212,9 +215,16 @@ function startServer(): Promise<{ child: ChildProcess; ready: ServerReady }> {
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const child = fork(SERVER, [], { execArgv: ['--import', 'tsx', ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('the Governor server did not start within 60 s'));
+    }, 60_000);
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`the Governor server exited with code ${code} before it was ready`)));
-    child.once('message', (m: ServerReady) => resolve({ child, ready: m }));
+    child.once('message', (m: ServerReady) => {
+      clearTimeout(timer);
+      resolve({ child, ready: m });
+    });
   });
 }
 
@@ -285,12 +295,13 @@ async function run(): Promise<BenchReport> {
       tables: [
         {
           title: `http: Governor (${ready.implementation}, SQLite, example policy) in a child process, keep-alive node:http clients, ${MEASURE_MS / 1000} s per row after ${WARMUP_MS / 1000} s warm-up`,
-          columns: ['request', 'concurrency', 'ok/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'non-200', 'server RSS MiB (max)', 'server CPU %', 'client CPU %'],
-          rows: runs.map((r) => [r.name, String(r.concurrency), r.perSecond, r.latencyMs.p50, r.latencyMs.p90, r.latencyMs.p99, r.latencyMs.max, r.errors, r.serverRssMiB.max, r.serverCpuPercent, r.clientCpuPercent]),
+          columns: ['request', 'concurrency', 'ok/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'non-200', 'server RSS MiB (max)', 'server CPU %', 'server CPU µs/req', 'client CPU %'],
+          rows: runs.map((r) => [r.name, String(r.concurrency), r.perSecond, r.latencyMs.p50, r.latencyMs.p90, r.latencyMs.p99, r.latencyMs.max, r.errors, r.serverRssMiB.max, r.serverCpuPercent, r.serverCpuUsPerRequest, r.clientCpuPercent]),
           notes: [
             `concurrency 1 ran ${SEQUENTIAL_MS / 1000} s: one request at a time, the latency of a durable decision on an idle server`,
             `the ${FIXED_RATE.toLocaleString('en-US')}/s row is an open loop: latency counts from when each request was due`,
             'closed loops: latency ≈ concurrency / throughput (Little\'s law), so p99 ≤ 5 ms at concurrency 64 needs > 12,800 decisions/s',
+            'the server is one Node thread: server CPU % near 100 means it is saturated; well below 100 under load means other processes took the CPU',
             ...(sanity.length > 0 ? [`answers that differ from the example policy's: ${sanity.join('; ')}`] : []),
             ...runs.filter((r) => r.errors > 0).map((r) => `${r.name} at ${r.concurrency}: ${statuses(r)}`),
             ...(stopped ? [`database after the run: ${(stopped.dbBytes / 2 ** 20).toFixed(1)} MiB`] : []),

@@ -52,14 +52,21 @@ async function main(): Promise<number> {
   }
   const impl = implementation();
   const reports: Record<string, BenchReport & { durationMs: number }> = {};
+  const failures: Record<string, string> = {};
   for (const name of names) {
     const load = BENCHES[name] as () => Promise<Bench>;
-    const bench = await load();
-    process.stdout.write(`\n# ${bench.name}: ${bench.description}\n`);
     const t0 = Date.now();
-    const report = await bench.run();
-    reports[name] = { ...report, durationMs: Date.now() - t0 };
-    for (const table of [...report.tables, targetTable(report.name, report.targets)]) process.stdout.write(`\n${formatTable(table)}\n`);
+    try {
+      const bench = await load();
+      process.stdout.write(`\n# ${bench.name}: ${bench.description}\n`);
+      const report = await bench.run();
+      reports[name] = { ...report, durationMs: Date.now() - t0 };
+      for (const table of [...report.tables, targetTable(report.name, report.targets)]) process.stdout.write(`\n${formatTable(table)}\n`);
+    } catch (err) {
+      // One benchmark failing (a server that does not start, a store that refuses writes) does not lose the others.
+      failures[name] = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      process.stdout.write(`\n${name} FAILED: ${failures[name]}\n`);
+    }
     process.stdout.write(`(${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
   }
 
@@ -70,13 +77,17 @@ async function main(): Promise<number> {
     implementation: impl.kind,
     machine: { ...host, loadAverageBefore: loadBefore, loadAverageAfter: loadavg().map((x) => Math.round(x * 100) / 100) },
     benches: Object.fromEntries(Object.entries(reports).map(([name, r]) => [name, { durationMs: r.durationMs, targets: r.targets, data: r.data }])),
+    failures,
   };
   await mkdir(OUT_DIR, { recursive: true });
   const file = `${OUT_DIR}latest.json`;
   await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
   const missed = Object.values(reports).flatMap((r) => r.targets.filter((t) => !t.met).map((t) => `${r.name}: ${t.name}`));
+  const failed = Object.keys(failures);
   process.stdout.write(`\nwrote ${file} (${(result.durationMs / 1000).toFixed(1)} s in all)\n${missed.length === 0 ? 'every target met' : `targets missed: ${missed.join('; ')}`}\n`);
-  return 0;
+  if (failed.length > 0) process.stdout.write(`failed: ${failed.join(', ')}\n`);
+  // Missed targets are findings, not failures; a benchmark that could not run is.
+  return failed.length > 0 ? 1 : 0;
 }
 
 main().then(

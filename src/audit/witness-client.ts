@@ -144,6 +144,12 @@ export function createWitnessClient(options: WitnessClientOptions): WitnessClien
         }
         known = size;
         res = await attempt(request, size);
+        if (res.status === 409 && SIZE_BODY.exec(res.text)?.[1] === String(request.size)) {
+          throw new GovernorError(
+            'AUDIT_INVALID',
+            `witness ${name} (${url}) has cosigned a different tree at size ${request.size}: this log's history was rewritten (a fork)`,
+          );
+        }
       }
       if (res.status !== 200) return fail(`refused the checkpoint at size ${request.size}: HTTP ${res.status}: ${snippet(res.text)}`);
       const opened = openNote(note.value.text + '\n' + res.text, [verifier]);

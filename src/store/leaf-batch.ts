@@ -65,6 +65,7 @@ export class LeafBatch implements BatchLog {
   }
 
   take(leaf: CheckedLeaf): AuditRef {
+    if (this.#integrated) throw new GovernorError('INTERNAL', 'a leaf was taken after its batch was integrated');
     const index = this.next;
     this.#leaves.push(leaf);
     return { index, leafHash: leaf.hex };
@@ -81,11 +82,10 @@ export class LeafBatch implements BatchLog {
     this.#integrated = true;
     const range = this.#range;
     const subtrees: Subtree[] = [];
-    for (const leaf of this.#leaves) {
-      range.append(leaf.hash, (level, index, hash) => {
-        if (level > 0) subtrees.push({ level, index, hash });
-      });
-    }
+    const sink = (level: number, index: number, hash: Uint8Array): void => {
+      if (level > 0) subtrees.push({ level, index, hash });
+    };
+    for (const leaf of this.#leaves) range.append(leaf.hash, sink);
     return {
       start: this.#start.size,
       leaves: this.#leaves.slice(),

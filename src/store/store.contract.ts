@@ -3,6 +3,7 @@ import { nodeAuditCrypto } from '../audit/node-crypto.js';
 import { encodeHex } from '../audit/pure/bytes.js';
 import {
   consistencyPlan,
+  hashLeaf,
   inclusionPlan,
   resolveNode,
   resolveProof,
@@ -14,6 +15,7 @@ import {
 } from '../audit/pure/merkle.js';
 import { isGovernorError, type ErrorCode } from '../core/errors.js';
 import type { Decision, DecisionState } from '../core/types.js';
+import { MAX_LEAF_BYTES } from './audit-leaf.js';
 import type { Store } from './store.js';
 import { hashReader, makeAuditedDecision, makeLeaf, makeNewDecision, uniqueName, verifyStoredTree } from './test-fixtures.js';
 
@@ -457,15 +459,21 @@ export function runStoreContract(name: string, engine: StoreContractEngine): voi
         await verifyStoredTree(store);
       });
 
-      it('refuses a leaf whose hash is not SHA-256(0x00 ‖ bytes) with BAD_REQUEST and writes nothing', async () => {
+      it('refuses a leaf whose hash is not SHA-256(0x00 ‖ bytes), or that is too large, and writes nothing', async () => {
         const store = await openStore();
         const before = await store.audit.treeHead();
         const entry = makeAuditedDecision();
         const forged = { ...entry, leaf: { bytes: entry.leaf.bytes, hash: makeLeaf().hash } };
         await expectCode(store.decisions.insert(forged), 'BAD_REQUEST');
         await expectCode(store.audit.append({ bytes: entry.leaf.bytes, hash: entry.leaf.hash.slice(1) }), 'BAD_REQUEST');
+        const huge = new Uint8Array(MAX_LEAF_BYTES + 1);
+        await expectCode(store.audit.append({ bytes: huge, hash: hashLeaf(crypto, huge) }), 'PAYLOAD_TOO_LARGE');
         expect(await store.decisions.get(entry.decision.id)).toBeUndefined();
         expect(await store.audit.treeHead()).toEqual(before);
+
+        const largest = new Uint8Array(MAX_LEAF_BYTES).fill(7);
+        const { index } = await store.audit.append({ bytes: largest, hash: hashLeaf(crypto, largest) });
+        expect((await store.audit.leaves(index, index + 1))[0]?.bytes).toEqual(largest);
       });
 
       it('stores the leaf bytes as they were when appended, whatever the caller does with its arrays afterwards', async () => {
@@ -476,6 +484,11 @@ export function runStoreContract(name: string, engine: StoreContractEngine): voi
         const { index } = await pending;
         const [stored] = await store.audit.leaves(index, index + 1);
         expect(new TextDecoder().decode(stored?.bytes)).toBe('original');
+
+        // RFC 6962 allows an empty leaf.
+        const empty = await store.audit.append(makeLeaf(''));
+        expect(await store.audit.leaves(empty.index, empty.index + 1)).toEqual([{ index: empty.index, bytes: new Uint8Array(0) }]);
+        await verifyStoredTree(store);
       });
 
       it('reads leaves in ranges capped at 1000 and at the tree size', async () => {

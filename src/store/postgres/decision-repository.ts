@@ -160,6 +160,7 @@ async function insertDecisions(
   });
 
   const results: (Settled<InsertDecisionResult> | undefined)[] = Array.from({ length: rows.length }, () => undefined);
+  const taken: { readonly leaf: CheckedLeaf; readonly audit: AuditRef }[] = [];
   if (sent.length > 0) {
     const audits = assignIndices(items, sent, log, () => true);
     const column = <K extends keyof DecisionRow>(key: K): DecisionRow[K][] =>
@@ -205,8 +206,7 @@ async function insertDecisions(
       }
       const { decision, leaf } = items[i] as InsertItem;
       const audit = finalAudits.get(i);
-      // The write's last step: a leaf is taken only for a decision created.
-      if (leaf !== undefined) log.take(leaf);
+      if (leaf !== undefined && audit !== undefined) taken.push({ leaf, audit });
       const stored = audit === undefined ? decision : { ...decision, audit };
       results[i] = { ok: true, value: { decision: stored, requestDigest: row.requestDigest, created: true } };
     }
@@ -229,6 +229,10 @@ async function insertDecisions(
       found === undefined
         ? { ok: false, error: new GovernorError('STORE_CONFLICT', `a decision with id ${row.id} already exists`) }
         : { ok: true, value: { decision: found.body, requestDigest: found.request_digest, created: false } };
+  }
+  // The write's last step, after its last statement: leaves of the decisions created.
+  for (const { leaf, audit } of taken) {
+    if (log.take(leaf).index !== audit.index) throw new GovernorError('INTERNAL', 'an audit leaf index moved within its batch');
   }
 
   return results.map((result, i) => {
