@@ -11,7 +11,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/core/**', 'src/policy/**', 'src/impact/**', 'src/audit/pure/**'],
+    files: ['src/core/**', 'src/policy/**', 'src/impact/**', 'src/audit/pure/**', 'src/witness/witness.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'path', 'crypto', 'os', 'http'], message: 'the pure core does no I/O: pass it in from an adapter' }] }],
