@@ -4,12 +4,12 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { Action, Principal, Tier } from '../../src/core/types.js';
 
 /*
- * The example policy (examples/governor.yaml, ~10 rules) scaled up with
+ * The example policy (examples/governor.yaml, read as it is) scaled up with
  * generated rules. The catalog and inventory are the same at every size: the
  * example's 7 tools and 2 environments plus 50 synthetic tools and 3 synthetic
  * environments, so only the number of rules changes between sizes. Rules are
  * generated from a seeded PRNG, one after the other, so the 100-rule policy's
- * generated rules are the first 89 of the 1,000-rule policy's.
+ * generated rules are a prefix of the 1,000-rule policy's.
  *
  * Every generated condition comes with its Cedar form (`Condition`), so
  * bench/lib/cedar-policy.ts can give Cedar the same rules.
@@ -307,7 +307,6 @@ export interface PolicyTexts {
   readonly inventory: string;
   /** Rules in the policy (at least the example's). */
   readonly ruleCount: number;
-  readonly drafts: readonly RuleDraft[];
 }
 
 /** The example policy with the synthetic catalog and enough generated rules to make `totalRules` (none below the example's count). */
@@ -317,7 +316,7 @@ export function buildPolicyTexts(totalRules: number): PolicyTexts {
   const head = EXAMPLE_POLICY.slice(0, at).trimEnd();
   const exampleRules = EXAMPLE_POLICY.slice(at).trimEnd();
   const policy = [head, '', '  # Synthetic catalog (bench/lib/synthetic-policy.ts)', ...SYNTHETIC_TOOLS.map(toolYaml), exampleRules, '', '  # Generated rules', ...drafts.map(ruleYaml), ''].join('\n');
-  return { policy, inventory: inventoryYaml(), ruleCount: EXAMPLE_RULE_COUNT + drafts.length, drafts };
+  return { policy, inventory: inventoryYaml(), ruleCount: EXAMPLE_RULE_COUNT + drafts.length };
 }
 
 /** A deterministic pool of actions on synthetic tools, of every shape the tools accept. */

@@ -102,7 +102,10 @@ export interface DecisionRepository {
    * they share one transaction and one sync, never one per decision.
    * If the agent already has a decision under the same idempotency key, nothing
    * is written and that decision is returned with `created: false`.
-   * Rejects with STORE_UNAVAILABLE when the write did not become durable.
+   * Rejects with STORE_UNAVAILABLE when the write did not become durable, and
+   * with AUDIT_UNAVAILABLE when it carried a leaf (nothing is stored then);
+   * BAD_REQUEST or PAYLOAD_TOO_LARGE for a leaf whose hash does not match its
+   * bytes or that is too large.
    */
   insert(entry: NewDecision): Promise<InsertDecisionResult>;
   get(id: string): Promise<Decision | undefined>;

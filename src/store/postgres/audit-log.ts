@@ -54,14 +54,14 @@ export class PostgresAuditLog implements PostgresBatchLog {
       persist: `
         WITH leaves AS (
           INSERT INTO ${leaves} (idx, leaf, leaf_hash)
-          SELECT $1::bigint + n - 1, substring($3::bytea FROM o + 1 FOR l), substring($4::bytea FROM (n::int - 1) * 32 + 1 FOR 32)
-          FROM unnest($2::int[], $9::int[]) WITH ORDINALITY AS t(l, o, n)
+          SELECT $1::bigint + n - 1, substring($4::bytea FROM o + 1 FOR l), substring($5::bytea FROM (n::int - 1) * 32 + 1 FOR 32)
+          FROM unnest($2::int[], $3::int[]) WITH ORDINALITY AS t(l, o, n)
         ), subtrees AS (
           INSERT INTO ${subtrees} (level, idx, hash)
-          SELECT level, idx, substring($7::bytea FROM (n::int - 1) * 32 + 1 FOR 32)
-          FROM unnest($5::smallint[], $6::bigint[]) WITH ORDINALITY AS t(level, idx, n)
+          SELECT level, idx, substring($8::bytea FROM (n::int - 1) * 32 + 1 FOR 32)
+          FROM unnest($6::smallint[], $7::bigint[]) WITH ORDINALITY AS t(level, idx, n)
         )
-        UPDATE ${head} SET size = $8 WHERE size = $1`,
+        UPDATE ${head} SET size = $9 WHERE size = $1`,
     };
   }
 
@@ -105,16 +105,17 @@ export class PostgresAuditLog implements PostgresBatchLog {
 
   async persist(client: PostgresQueryable, batch: LeafBatch): Promise<TreeState> {
     const { start, leaves, subtrees, tree } = batch.integrate();
+    const lengths = leaves.map((leaf) => leaf.bytes.length);
     const { rowCount } = await client.query(this.#sql.persist, [
       start,
-      leaves.map((leaf) => leaf.bytes.length),
+      lengths,
+      offsets(lengths),
       concat(leaves.map((leaf) => leaf.bytes)),
       concat(leaves.map((leaf) => leaf.hash)),
       subtrees.map((s) => s.level),
       subtrees.map((s) => s.index),
       concat(subtrees.map((s) => s.hash)),
       tree.size,
-      offsets(leaves.map((leaf) => leaf.bytes.length)),
     ]);
     if (rowCount !== 1) throw new GovernorError('AUDIT_INVALID', `the audit log head moved from ${start} while locked`);
     return tree;
