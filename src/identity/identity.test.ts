@@ -482,3 +482,26 @@ describe('issuer', () => {
     expect(code(() => createTokenVerifier({ ...verifierBase, maxTtlSeconds: 0 }))).toBe('CONFIG_INVALID');
   });
 });
+
+describe('verified-token cache', () => {
+  it('re-checks expiry and revocation on every use of a remembered token', () => {
+    let now = T0;
+    const revoked = new Set<string>();
+    const verifier = createTokenVerifier({
+      publicKeys: [agentKeys.publicKey],
+      issuer: ISSUER,
+      audience: AGENT_AUDIENCE,
+      clock: () => now,
+      leewaySeconds: 0,
+      isRevoked: (c) => revoked.has(c.jti),
+    });
+    const first = verifier.verify(agentToken.token);
+    expect(first.ok).toBe(true);
+    expect(verifier.verify(agentToken.token).ok).toBe(true);
+    revoked.add(agentToken.claims.jti);
+    expectFailure(verifier.verify(agentToken.token), 'TOKEN_REVOKED');
+    revoked.clear();
+    now = T0 + 901_000;
+    expectFailure(verifier.verify(agentToken.token), 'TOKEN_EXPIRED');
+  });
+});

@@ -54,6 +54,13 @@ export interface TokenVerifierConfig<A extends TokenAudience> {
    * Whatever it throws propagates: the caller's fault path, which fails closed.
    */
   readonly isRevoked?: (claims: ClaimsFor<A>) => boolean;
+  /**
+   * How many verified tokens to remember (default 10,000; 0 turns it off). A
+   * remembered token skips only the work that cannot change for the same bytes
+   * (parsing, signature, issuer, audience, claim shapes); expiry, not-before,
+   * lifetime and revocation are checked again on every use.
+   */
+  readonly cacheSize?: number;
 }
 
 /** Verifies credentials of one audience. */
@@ -101,8 +108,38 @@ export function createTokenVerifier<A extends TokenAudience>(config: TokenVerifi
   });
   const allKeys = [...keys.values()];
   const leewayMs = leewaySeconds * 1000;
+  const cacheSize = config.cacheSize ?? 10_000;
+  if (!isWhole(cacheSize, 0, 1_000_000)) bad('cacheSize must be a whole number in [0, 1000000]');
+  // Insertion-ordered, so the oldest entry is evicted first when it is full.
+  const verified = new Map<string, ClaimsFor<A>>();
+
+  const checkTime = (claims: ClaimsFor<A>): VerifyTokenResult<ClaimsFor<A>> => {
+    const now = clock();
+    // Written so that a NaN clock fails every comparison and so refuses the token.
+    if (!(now < claims.exp * 1000 + leewayMs)) return fail('TOKEN_EXPIRED', 'payload.exp', 'the token has expired');
+    if (!(claims.nbf * 1000 <= now + leewayMs)) return fail('TOKEN_NOT_YET_VALID', 'payload.nbf', 'the token is not valid yet');
+    if (!(claims.iat * 1000 <= now + leewayMs)) return fail('TOKEN_NOT_YET_VALID', 'payload.iat', 'issued in the future');
+    if (claims.exp - claims.iat > maxTtlSeconds) return fail('TOKEN_LIFETIME', 'payload.exp', `lifetime exceeds ${maxTtlSeconds} seconds`);
+    if (isRevoked !== undefined && isRevoked(claims)) return fail('TOKEN_REVOKED', 'payload.jti', 'the token has been revoked');
+    return { ok: true, value: claims };
+  };
 
   const verify = (token: string): VerifyTokenResult<ClaimsFor<A>> => {
+    const known = typeof token === 'string' ? verified.get(token) : undefined;
+    if (known !== undefined) {
+      const result = checkTime(known);
+      if (!result.ok) verified.delete(token);
+      return result;
+    }
+    const result = verifyFully(token);
+    if (result.ok && cacheSize > 0) {
+      if (verified.size >= cacheSize) verified.delete(verified.keys().next().value as string);
+      verified.set(token, result.value);
+    }
+    return result;
+  };
+
+  const verifyFully = (token: string): VerifyTokenResult<ClaimsFor<A>> => {
     // 1. Size, before anything reads the token.
     if (typeof token !== 'string') return fail('TOKEN_MALFORMED', '', 'expected a string');
     if (token.length > maxTokenBytes) return fail('TOKEN_MALFORMED', '', `longer than ${maxTokenBytes} bytes`);
@@ -148,15 +185,7 @@ export function createTokenVerifier<A extends TokenAudience>(config: TokenVerifi
     if (!checked.ok) {
       return { ok: false, reason: 'TOKEN_MALFORMED', issues: checked.issues.map((i) => ({ path: `payload.${i.path}`, message: i.message })) };
     }
-    const claims = checked.value;
-    const now = clock();
-    // Written so that a NaN clock fails every comparison and so refuses the token.
-    if (!(now < claims.exp * 1000 + leewayMs)) return fail('TOKEN_EXPIRED', 'payload.exp', 'the token has expired');
-    if (!(claims.nbf * 1000 <= now + leewayMs)) return fail('TOKEN_NOT_YET_VALID', 'payload.nbf', 'the token is not valid yet');
-    if (!(claims.iat * 1000 <= now + leewayMs)) return fail('TOKEN_NOT_YET_VALID', 'payload.iat', 'issued in the future');
-    if (claims.exp - claims.iat > maxTtlSeconds) return fail('TOKEN_LIFETIME', 'payload.exp', `lifetime exceeds ${maxTtlSeconds} seconds`);
-    if (isRevoked !== undefined && isRevoked(claims)) return fail('TOKEN_REVOKED', 'payload.jti', 'the token has been revoked');
-    return { ok: true, value: claims };
+    return checkTime(checked.value);
   };
 
   return Object.freeze({ audience, kids: Object.freeze([...keys.keys()]), verify });
