@@ -197,3 +197,52 @@ describe.skipIf(!testDatabaseUrl())('audit log fails closed on PostgreSQL', () =
     expect((await request()).statusCode).toBe(200);
   });
 });
+
+describe('log key rotation', () => {
+  it('introduces a new key without breaking verification of the history', async () => {
+    const dir = await workspace();
+    const policyPath = join(dir, 'governor.yaml');
+    const decide = async (g: Governor) => {
+      const token = g.issuers.agent.issue({ agent: 'deploy-bot', role: 'deployer', task: 'T-1', ttlSeconds: 600 }).token;
+      const res = await g.app.inject({ method: 'POST', url: '/v1/decisions', headers: { authorization: `Bearer ${token}` }, payload: { action: { tool: 'read_logs', environment: 'prod', params: { service: 'search' } } } });
+      expect(res.statusCode).toBe(200);
+    };
+    try {
+      let g = await createGovernor({ policyPath, auditOrigin: 'governor.test/rotate' });
+      await decide(g);
+      await g.audit.checkpoint();
+      const oldKey = g.auditKeys[0] as string;
+      await g.close();
+
+      const rotated = await cli(dir, 'audit', 'key', '--rotate', '--config', 'governor.yaml');
+      expect(rotated.code, rotated.err).toBe(0);
+      const newKey = rotated.out.trim().split('\n').find((k) => k !== oldKey) as string;
+      expect(newKey).toMatch(/^governor\.test\/rotate\+/);
+
+      // During the rotation both keys sign.
+      g = await createGovernor({ policyPath });
+      expect([...g.auditKeys].sort()).toEqual([oldKey, newKey].sort());
+      await decide(g);
+      await g.audit.checkpoint();
+      await g.close();
+
+      // The old key is retired: only its verifier key is kept.
+      await rm(join(dir, '.governor', 'keys', 'log.key'));
+      g = await createGovernor({ policyPath });
+      expect(g.auditKeys).toEqual([newKey]);
+      await decide(g);
+      await g.audit.checkpoint();
+      await g.close();
+
+      expect((await cli(dir, 'audit', 'export', join(dir, 'export'), '--config', 'governor.yaml')).code).toBe(0);
+      const both = await cli(dir, 'audit', 'verify', join(dir, 'export'), '--key', oldKey, '--key', newKey);
+      expect(both.code, both.err).toBe(0);
+      expect(both.out).toMatch(/OK: 3 leaves, 3 checkpoints/);
+      const onlyOld = await cli(dir, 'audit', 'verify', join(dir, 'export'), '--key', oldKey);
+      expect(onlyOld.code).toBe(1);
+      expect(onlyOld.err).toMatch(/checkpoint .*does not verify/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
