@@ -14,6 +14,7 @@ const BENCHES: Readonly<Record<string, () => Promise<Bench>>> = {
   decide: async () => (await import('./decide.bench.js')).decideBench,
   cedar: async () => (await import('./cedar.bench.js')).cedarBench,
   http: async () => (await import('./http.bench.js')).httpBench,
+  audit: async () => (await import('./audit.bench.js')).auditBench,
 };
 
 const OUT_DIR = fileURLToPath(new URL('./out/', import.meta.url));

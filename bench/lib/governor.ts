@@ -6,6 +6,13 @@ import type * as ImpactApi from '../../src/impact/predict-impact.js';
 import type * as MainApi from '../../src/main.js';
 import type * as NormalizeApi from '../../src/impact/normalize-action.js';
 import type * as PolicyApi from '../../src/policy/index.js';
+import type * as AuditLogApi from '../../src/audit/audit-log.js';
+import type * as AuditLeafApi from '../../src/audit/audit-leaf.js';
+import type * as LogKeysApi from '../../src/audit/log-keys.js';
+import type * as NodeCryptoApi from '../../src/audit/node-crypto.js';
+import type * as AuditPureApi from '../../src/audit/pure/index.js';
+import type * as CliApi from '../../src/cli/main.js';
+import type * as SqliteStoreApi from '../../src/store/sqlite/index.js';
 
 /*
  * The Governor code under measurement. Governor ships as tsc output (dist/,
@@ -73,4 +80,32 @@ export async function loadImpactApi(): Promise<typeof NormalizeApi & typeof Impa
 /** The wiring of a whole Governor (HTTP server, store). */
 export function loadMainApi(): Promise<typeof MainApi> {
   return load<typeof MainApi>('main.js');
+}
+
+/** The store factories, and nothing else of src/store: the benchmarks use the Store port only. */
+export async function loadStoreApi(): Promise<{ readonly createSqliteStore: typeof SqliteStoreApi.createSqliteStore }> {
+  const { createSqliteStore } = await load<typeof SqliteStoreApi>('store/sqlite/index.js');
+  return { createSqliteStore };
+}
+
+/** The audit log: the proof-serving service, its keys, leaves, and the pure tree code (MemoryTree, proof checks). */
+export async function loadAuditApi(): Promise<typeof AuditLogApi & typeof AuditLeafApi & typeof LogKeysApi & typeof NodeCryptoApi & typeof AuditPureApi> {
+  const [auditLog, auditLeaf, logKeys, nodeCrypto, pure] = await Promise.all([
+    load<typeof AuditLogApi>('audit/audit-log.js'),
+    load<typeof AuditLeafApi>('audit/audit-leaf.js'),
+    load<typeof LogKeysApi>('audit/log-keys.js'),
+    load<typeof NodeCryptoApi>('audit/node-crypto.js'),
+    load<typeof AuditPureApi>('audit/pure/index.js'),
+  ]);
+  return { ...auditLog, ...auditLeaf, ...logKeys, ...nodeCrypto, ...pure };
+}
+
+/** The `governor` command line, in process. */
+export function loadCliApi(): Promise<typeof CliApi> {
+  return load<typeof CliApi>('cli/main.js');
+}
+
+/** The file URL of a module of the code under measurement (for child processes). */
+export function moduleUrl(path: string): string {
+  return pathToFileURL(`${implementation().dir}${path}`).href;
 }

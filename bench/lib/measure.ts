@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -112,4 +113,182 @@ export function collectGarbage(): void {
 export function heapUsedMiB(settle = false): number {
   if (settle) collectGarbage();
   return process.memoryUsage().heapUsed / 2 ** 20;
+}
+
+/**
+ * `measureCalls` for asynchronous calls: awaits `fn(i)` one at a time and
+ * times each call from its start to its settlement.
+ */
+export async function measureAsyncCalls(fn: (i: number) => Promise<unknown>, options: MeasureOptions): Promise<Measured> {
+  const warmupDeadline = performance.now() + (options.maxWarmupMs ?? 2000);
+  for (let i = 0; i < options.warmupCalls; i++) {
+    sink = await fn(i);
+    if ((i & 63) === 0 && performance.now() > warmupDeadline) break;
+  }
+  const samples = new Float64Array(options.calls);
+  const deadline = performance.now() + options.maxMs;
+  const started = process.hrtime.bigint();
+  let n = 0;
+  for (; n < options.calls; n++) {
+    const t0 = process.hrtime.bigint();
+    sink = await fn(n);
+    samples[n] = Number(process.hrtime.bigint() - t0);
+    if ((n & 63) === 63 && performance.now() > deadline) {
+      n++;
+      break;
+    }
+  }
+  const elapsedNs = Number(process.hrtime.bigint() - started);
+  const samplesNs = samples.subarray(0, n);
+  return { summary: summarize(samplesNs, elapsedNs), samplesNs };
+}
+
+/** What a closed loop measured. */
+export interface ClosedLoopResult {
+  readonly concurrency: number;
+  readonly durationMs: number;
+  /** Calls completed in the measured phase. */
+  readonly calls: number;
+  readonly perSecond: number;
+  /** Latency of each call, start to settlement (µs). */
+  readonly latency: LatencySummary;
+  /** This process's CPU time (user + system, every thread) per call, µs. */
+  readonly cpuUsPerCall: number;
+  /** This process's CPU time over wall time, percent of one core. */
+  readonly cpuPercent: number;
+  /** Resident set size, sampled every 100 ms, MiB. */
+  readonly rssMaxMiB: number;
+  /** CPU time of the main (event loop) thread per call, µs, from /proc (NaN where there is none). */
+  readonly mainThreadCpuUsPerCall: number;
+  /** CPU time of every other thread (a store's writer thread, GC and libuv helpers) per call, µs. */
+  readonly otherThreadsCpuUsPerCall: number;
+  /** How busy the main thread was, percent of the wall time. */
+  readonly mainThreadBusyPercent: number;
+}
+
+/** CPU ticks (1/100 s) of this process's main thread and of all its other threads, from /proc; undefined elsewhere. */
+export function threadTicks(): { readonly main: number; readonly others: number } | undefined {
+  try {
+    let main = 0;
+    let others = 0;
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      if (tid === String(process.pid)) main += ticks;
+      else others += ticks;
+    }
+    return { main, others };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A closed loop's figures, with every call's latency (ns) to merge runs. */
+export interface ClosedLoopMeasured {
+  readonly result: ClosedLoopResult;
+  readonly samplesNs: Float64Array;
+  readonly elapsedNs: number;
+  readonly cpuUs: number;
+  /** CPU ticks of the main thread and of the other threads over the measured phase (NaN without /proc). */
+  readonly mainTicks: number;
+  readonly otherTicks: number;
+}
+
+/**
+ * `concurrency` callers, each starting its next call as soon as its previous
+ * one settled, for `warmupMs` unmeasured and then `durationMs` measured.
+ * The first failing call stops every caller and is rethrown.
+ */
+export async function closedLoop(fn: (i: number) => Promise<unknown>, options: { readonly concurrency: number; readonly durationMs: number; readonly warmupMs: number }): Promise<ClosedLoopMeasured> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const phase = async (ms: number, record?: (ns: number) => void) => {
+    const deadline = performance.now() + ms;
+    const caller = async () => {
+      while (failure === undefined && performance.now() < deadline) {
+        const t0 = process.hrtime.bigint();
+        try {
+          sink = await fn(next++);
+        } catch (error) {
+          failure ??= { error };
+          return;
+        }
+        record?.(Number(process.hrtime.bigint() - t0));
+      }
+    };
+    await Promise.all(Array.from({ length: options.concurrency }, caller));
+    if (failure !== undefined) throw failure.error;
+  };
+  await phase(options.warmupMs);
+  let samples = new Float64Array(1 << 16);
+  let n = 0;
+  let rssMax = process.memoryUsage.rss();
+  const sampler = setInterval(() => {
+    rssMax = Math.max(rssMax, process.memoryUsage.rss());
+  }, 100);
+  const cpu0 = process.cpuUsage();
+  const ticks0 = threadTicks();
+  const t0 = process.hrtime.bigint();
+  try {
+    await phase(options.durationMs, (ns) => {
+      if (n === samples.length) {
+        const grown = new Float64Array(samples.length * 2);
+        grown.set(samples);
+        samples = grown;
+      }
+      samples[n++] = ns;
+    });
+  } finally {
+    clearInterval(sampler);
+  }
+  const elapsedNs = Number(process.hrtime.bigint() - t0);
+  const cpu = process.cpuUsage(cpu0);
+  const ticks1 = threadTicks();
+  const cpuUs = cpu.user + cpu.system;
+  rssMax = Math.max(rssMax, process.memoryUsage.rss());
+  const samplesNs = samples.subarray(0, n);
+  const mainTicks = ticks0 && ticks1 ? ticks1.main - ticks0.main : Number.NaN;
+  const otherTicks = ticks0 && ticks1 ? ticks1.others - ticks0.others : Number.NaN;
+  return { result: closedLoopResult(options.concurrency, samplesNs, elapsedNs, cpuUs, rssMax / 2 ** 20, mainTicks, otherTicks), samplesNs, elapsedNs, cpuUs, mainTicks, otherTicks };
+}
+
+function closedLoopResult(concurrency: number, samplesNs: Float64Array, elapsedNs: number, cpuUs: number, rssMaxMiB: number, mainTicks: number, otherTicks: number): ClosedLoopResult {
+  const n = samplesNs.length;
+  const tickUs = 1e6 / 100;
+  return {
+    concurrency,
+    durationMs: elapsedNs / 1e6,
+    calls: n,
+    perSecond: (n * 1e9) / elapsedNs,
+    latency: summarize(samplesNs, elapsedNs),
+    cpuUsPerCall: n === 0 ? Number.NaN : cpuUs / n,
+    cpuPercent: (100 * cpuUs * 1000) / elapsedNs,
+    rssMaxMiB,
+    mainThreadCpuUsPerCall: (mainTicks * tickUs) / n,
+    otherThreadsCpuUsPerCall: (otherTicks * tickUs) / n,
+    mainThreadBusyPercent: (100 * mainTicks * tickUs * 1000) / elapsedNs,
+  };
+}
+
+/** Several closed loops of the same calls as one (rounds interleaved with other variants). */
+export function mergeClosedLoops(runs: readonly ClosedLoopMeasured[]): ClosedLoopMeasured {
+  const total = runs.reduce((s, r) => s + r.samplesNs.length, 0);
+  const samplesNs = new Float64Array(total);
+  let at = 0;
+  for (const r of runs) {
+    samplesNs.set(r.samplesNs, at);
+    at += r.samplesNs.length;
+  }
+  const elapsedNs = runs.reduce((s, r) => s + r.elapsedNs, 0);
+  const cpuUs = runs.reduce((s, r) => s + r.cpuUs, 0);
+  const rssMax = runs.reduce((m, r) => Math.max(m, r.result.rssMaxMiB), 0);
+  const mainTicks = runs.reduce((s, r) => s + r.mainTicks, 0);
+  const otherTicks = runs.reduce((s, r) => s + r.otherTicks, 0);
+  return { result: closedLoopResult(runs[0]?.result.concurrency ?? 0, samplesNs, elapsedNs, cpuUs, rssMax, mainTicks, otherTicks), samplesNs, elapsedNs, cpuUs, mainTicks, otherTicks };
+}
+
+/** Resident set size of this process now, MiB. */
+export function rssMiB(): number {
+  return process.memoryUsage.rss() / 2 ** 20;
 }

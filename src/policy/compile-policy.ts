@@ -3,6 +3,7 @@ import { canonicalJson } from '../core/canonical-json.js';
 import type { Issue, ParseResult } from '../core/errors.js';
 import type { Primitive } from '../core/types.js';
 import type { Inventory } from '../impact/inventory.js';
+import { createCelCompiler, type CelCompiler } from './cel-compile.js';
 import { createCelEnvironment, type CelContext } from './cel-environment.js';
 import type { PolicySpec, RuleSpec, ToolSpec } from './policy.js';
 import { evaluateBlastRadius } from './primitives/blast-radius.js';
@@ -46,6 +47,7 @@ const WILDCARD = '*';
 const MAX_PRECOMPUTED_PAIRS = 50_000;
 
 let sharedEnvironment: Environment | undefined;
+let sharedCompiler: CelCompiler | undefined;
 
 /**
  * Compiles a validated policy against an inventory: checks every condition in
@@ -56,6 +58,8 @@ let sharedEnvironment: Environment | undefined;
 export function compilePolicy(spec: PolicySpec, inventory: Inventory, deps: CompileDeps, file = 'governor.yaml'): ParseResult<CompiledPolicy> {
   sharedEnvironment ??= createCelEnvironment();
   const env = sharedEnvironment;
+  sharedCompiler ??= createCelCompiler(env);
+  const compiler = sharedCompiler;
   const issues: Issue[] = [];
   const fail = (rule: RuleSpec, i: number, path: string, message: string) =>
     issues.push({ file, path: `rules[${i}]${path}`, message: `rule "${rule.id}": ${message}`, ...(rule.line === undefined ? {} : { line: rule.line }) });
@@ -69,7 +73,8 @@ export function compilePolicy(spec: PolicySpec, inventory: Inventory, deps: Comp
         const checked = env.check(rule.when);
         if (!checked.valid) fail(rule, i, '.when', `invalid condition: ${firstLine(checked.error?.message)}`);
         else if (checked.type !== 'bool') fail(rule, i, '.when', `the condition must be a bool, but it is a ${checked.type}`);
-        else condition = env.parse(rule.when) as unknown as (context: CelContext) => unknown;
+        // Checked above, so the closure fast path may run it; cel-js still evaluates anything outside that subset.
+        else condition = compiler.condition(env.parse(rule.when));
       } catch (err) {
         fail(rule, i, '.when', `invalid condition: ${firstLine((err as Error).message)}`);
       }

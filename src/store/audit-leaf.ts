@@ -35,6 +35,17 @@ export interface CheckedLeaf {
  * SHA-256(0x00 ‖ bytes), and PAYLOAD_TOO_LARGE beyond `MAX_LEAF_BYTES`.
  */
 export function checkLeaf(crypto: AuditCrypto, leaf: NewLeaf): CheckedLeaf {
+  return verifyLeaf(crypto, copyLeaf(leaf));
+}
+
+/**
+ * The first half of `checkLeaf`, for a store that verifies hashes where it
+ * writes (the SQLite writer thread): a copy of `leaf`, so a caller mutating
+ * its arrays afterwards changes nothing, with a 32-byte hash not yet checked
+ * against the bytes. Rejects with BAD_REQUEST when it is not a leaf, and
+ * PAYLOAD_TOO_LARGE beyond `MAX_LEAF_BYTES`.
+ */
+export function copyLeaf(leaf: NewLeaf): NewLeaf {
   const { bytes, hash } = leaf ?? {};
   if (!(bytes instanceof Uint8Array) || !(hash instanceof Uint8Array)) {
     throw new GovernorError('BAD_REQUEST', 'an audit leaf needs bytes and hash as Uint8Arrays');
@@ -42,13 +53,20 @@ export function checkLeaf(crypto: AuditCrypto, leaf: NewLeaf): CheckedLeaf {
   if (bytes.length > MAX_LEAF_BYTES) {
     throw new GovernorError('PAYLOAD_TOO_LARGE', `the audit leaf has ${bytes.length} bytes, more than ${MAX_LEAF_BYTES}`);
   }
-  // A Buffer copy: small ones come from Node's pool, not a backing store of their own.
-  const copy = Buffer.from(bytes);
-  const expected = hashLeaf(crypto, copy);
-  if (hash.length !== HASH_SIZE || !bytesEqual(hash, expected)) {
-    throw new GovernorError('BAD_REQUEST', 'the audit leaf hash is not SHA-256(0x00 ‖ leaf bytes)');
-  }
-  return { bytes: copy, hash: expected, hex: encodeHex(expected) };
+  if (hash.length !== HASH_SIZE) throw badLeafHash();
+  // Buffer copies: small ones come from Node's pool, not a backing store of their own.
+  return { bytes: Buffer.from(bytes), hash: Buffer.from(hash) };
+}
+
+/** The second half of `checkLeaf`: `leaf` (a copy) with its hash checked; BAD_REQUEST when it is not SHA-256(0x00 ‖ bytes). */
+export function verifyLeaf(crypto: AuditCrypto, leaf: NewLeaf): CheckedLeaf {
+  const expected = hashLeaf(crypto, leaf.bytes);
+  if (leaf.hash.length !== HASH_SIZE || !bytesEqual(leaf.hash, expected)) throw badLeafHash();
+  return { bytes: leaf.bytes, hash: expected, hex: encodeHex(expected) };
+}
+
+function badLeafHash(): GovernorError {
+  return new GovernorError('BAD_REQUEST', 'the audit leaf hash is not SHA-256(0x00 ‖ leaf bytes)');
 }
 
 /**

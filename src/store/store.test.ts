@@ -17,12 +17,13 @@ interface Engine extends StoreContractEngine {
   readonly cleanup: () => Promise<void>;
 }
 
-function sqliteEngine(): Engine {
+/** SQLite writing on its writer thread (the default), or on the calling thread. */
+function sqliteEngine(writerThread: boolean): Engine {
   const dir = mkdtempSync(join(tmpdir(), 'governor-store-'));
   const path = join(dir, 'governor.db');
   return {
-    name: 'sqlite',
-    open: () => createSqliteStore({ path }),
+    name: writerThread ? 'sqlite' : 'sqlite, writer on the calling thread',
+    open: () => createSqliteStore({ path, writerThread }),
     sql: async (statement) => {
       const db = new Database(path);
       try {
@@ -63,7 +64,11 @@ function postgresEngine(connectionString: string): Engine {
   };
 }
 
-const ENGINES: readonly Engine[] = [sqliteEngine(), ...(TEST_DATABASE_URL === undefined ? [] : [postgresEngine(TEST_DATABASE_URL)])];
+const ENGINES: readonly Engine[] = [
+  sqliteEngine(true),
+  sqliteEngine(false),
+  ...(TEST_DATABASE_URL === undefined ? [] : [postgresEngine(TEST_DATABASE_URL)]),
+];
 
 for (const engine of ENGINES) {
   runStoreContract(engine.name, engine);

@@ -4,17 +4,21 @@ import type { Subtree } from '../../audit/pure/compact-range.js';
 import { rootPlan, type SubtreeId } from '../../audit/pure/merkle.js';
 import { missingSubtrees, toBytes } from '../audit-leaf.js';
 import { FrontierCache, LeafBatch, treeState, type TreeState } from '../leaf-batch.js';
-import type { SqliteBatchLog, SqliteDatabase, SqliteStatement } from './sqlite-connection.js';
+import type { SqliteDatabase, SqliteStatement } from './sqlite-connection.js';
+import type { SqliteBatchLog } from './sqlite-writer.js';
 
 interface HashRow {
   readonly hash: Uint8Array;
 }
 
 /**
- * The audit tree on SQLite: the head, the stored subtree hashes, and the
- * integration of a batch's leaves inside the batch transaction. Every method
- * is synchronous and runs on the store's one connection, so a read never sees
- * a batch half written.
+ * The audit tree on one SQLite connection: the head, the stored subtree
+ * hashes, and the integration of a batch's leaves inside the batch
+ * transaction. Every method is synchronous. The store's request thread and its
+ * writer thread each have one over their own connection; both only ever see
+ * committed batches (a transaction's own writes aside), and the frontier
+ * cache holds committed tree states only, keyed by size, so it is right
+ * whichever connection committed them.
  */
 export class SqliteAuditLog implements SqliteBatchLog {
   readonly #crypto: AuditCrypto;

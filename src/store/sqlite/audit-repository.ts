@@ -1,8 +1,7 @@
 import { GovernorError } from '../../core/errors.js';
-import type { AuditCrypto } from '../../audit/pure/audit-crypto.js';
 import {
   checkCheckpoint,
-  checkLeaf,
+  copyLeaf,
   checkpointBeyondTree,
   checkpointRange,
   checkSubtreeIds,
@@ -13,7 +12,7 @@ import {
 } from '../audit-leaf.js';
 import type { AuditRepository, NewLeaf, StoredCheckpoint, StoredLeaf } from '../store.js';
 import type { SqliteAuditLog } from './audit-log.js';
-import type { SqliteConnection, SqliteStatement } from './sqlite-connection.js';
+import type { SqliteConnection, SqliteDatabase, SqliteStatement } from './sqlite-connection.js';
 
 interface LeafRow {
   readonly idx: number;
@@ -26,28 +25,22 @@ interface CheckpointRow {
   readonly created_at: string;
 }
 
-/** The audit log on SQLite. Appends are group-committed with every other write of the store. */
+/**
+ * The audit log on SQLite. Reads run on the store's connection (`log` is the
+ * tree as that connection reads it); appends and checkpoints are queued as
+ * commands and group-committed with every other write of the store.
+ */
 export class SqliteAuditRepository implements AuditRepository {
   readonly #connection: SqliteConnection;
   readonly #log: SqliteAuditLog;
-  readonly #crypto: AuditCrypto;
   readonly #leaves: SqliteStatement;
-  readonly #saveCheckpoint: SqliteStatement;
   readonly #latestCheckpoint: SqliteStatement;
   readonly #checkpoints: SqliteStatement;
 
-  constructor(connection: SqliteConnection, log: SqliteAuditLog, crypto: AuditCrypto) {
+  constructor(connection: SqliteConnection, log: SqliteAuditLog) {
     this.#connection = connection;
     this.#log = log;
-    this.#crypto = crypto;
     this.#leaves = connection.prepare('SELECT idx, leaf FROM audit_leaves WHERE idx >= ? AND idx < ? ORDER BY idx');
-    // The existence test keeps the first checkpoint of a size without tripping
-    // the trigger that refuses replacing one.
-    this.#saveCheckpoint = connection.prepare(`
-      INSERT INTO audit_checkpoints (size, note, created_at)
-      SELECT @size, @note, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-      WHERE NOT EXISTS (SELECT 1 FROM audit_checkpoints WHERE size = @size)
-    `);
     this.#latestCheckpoint = connection.prepare(
       'SELECT size, note, created_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1',
     );
@@ -57,8 +50,7 @@ export class SqliteAuditRepository implements AuditRepository {
   }
 
   async append(leaf: NewLeaf): Promise<{ readonly index: number }> {
-    const checked = checkLeaf(this.#crypto, leaf);
-    return this.#connection.write((log) => ({ index: log.take(checked).index }), { audited: true });
+    return { index: await this.#connection.write({ op: 'append', leaf: copyLeaf(leaf) }) };
   }
 
   treeHead(): Promise<{ readonly size: number; readonly rootHash: Uint8Array }> {
@@ -92,11 +84,7 @@ export class SqliteAuditRepository implements AuditRepository {
 
   async saveCheckpoint(checkpoint: { readonly size: number; readonly note: string }): Promise<void> {
     const { size, note } = checkCheckpoint(checkpoint);
-    await this.#connection.write(() => {
-      const treeSize = this.#log.size();
-      if (size > treeSize) throw checkpointBeyondTree(size, treeSize);
-      this.#saveCheckpoint.run({ size, note });
-    });
+    await this.#connection.write({ op: 'checkpoint', size, note });
   }
 
   latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
@@ -111,6 +99,31 @@ export class SqliteAuditRepository implements AuditRepository {
     return this.#connection.read(() =>
       (this.#checkpoints.all(range.afterSize, range.limit) as CheckpointRow[]).map(toCheckpoint),
     );
+  }
+}
+
+/** The writes of the audit log besides leaves (which `SqliteWriter` appends), run inside a batch transaction. */
+export class SqliteAuditWrites {
+  readonly #log: SqliteAuditLog;
+  readonly #saveCheckpoint: SqliteStatement;
+
+  constructor(db: SqliteDatabase, log: SqliteAuditLog) {
+    this.#log = log;
+    // The existence test keeps the first checkpoint of a size without tripping
+    // the trigger that refuses replacing one.
+    this.#saveCheckpoint = db.prepare(`
+      INSERT INTO audit_checkpoints (size, note, created_at)
+      SELECT @size, @note, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+      WHERE NOT EXISTS (SELECT 1 FROM audit_checkpoints WHERE size = @size)
+    `);
+  }
+
+  /** Stores the checkpoint unless one of its size exists; BAD_REQUEST beyond the tree (read under the write lock). */
+  saveCheckpoint(size: number, note: string): undefined {
+    const treeSize = this.#log.size();
+    if (size > treeSize) throw checkpointBeyondTree(size, treeSize);
+    this.#saveCheckpoint.run({ size, note });
+    return undefined;
   }
 }
 

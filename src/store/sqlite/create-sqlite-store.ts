@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import { GovernorError } from '../../core/errors.js';
 import { nodeAuditCrypto } from '../../audit/node-crypto.js';
 import type { BatchInfo } from '../group-commit.js';
@@ -8,7 +7,10 @@ import { SqliteAuditLog } from './audit-log.js';
 import { SqliteAuditRepository } from './audit-repository.js';
 import { SqliteDecisionRepository } from './decision-repository.js';
 import { migrateSqlite } from './migrations.js';
+import { openSqliteDatabase } from './open-sqlite-database.js';
 import { SqliteConnection, type SqliteDatabase, type SqliteStatement } from './sqlite-connection.js';
+import { SqliteWriter, type SqliteBatchWriter } from './sqlite-writer.js';
+import { SqliteWriterThread } from './sqlite-writer-thread.js';
 
 /** Options of `createSqliteStore`. */
 export interface SqliteStoreOptions {
@@ -27,6 +29,14 @@ export interface SqliteStoreOptions {
   readonly maxPendingWrites?: number;
   /** Called after every batch commit (metrics). */
   readonly onBatch?: (info: BatchInfo) => void;
+  /**
+   * Write batches on a worker thread with its own connection (the default),
+   * so their SQLite work and fsync run beside request handling; `false` writes
+   * them on the calling thread, on the connection reads use. A read-only or
+   * `:memory:` store always writes on the calling thread (its writes all fail,
+   * or its database is private to one connection).
+   */
+  readonly writerThread?: boolean;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
@@ -35,9 +45,10 @@ const DEFAULT_BUSY_TIMEOUT_MS = 5000;
  * Opens (creating and migrating if needed) a SQLite store: WAL journal,
  * `synchronous = FULL`, foreign keys on, a busy timeout, and group commit so
  * concurrent writes share one transaction and one fsync, audit leaves
- * included. Rejects with
- * CONFIG_INVALID for bad options and STORE_UNAVAILABLE when the file cannot be
- * opened or migrated.
+ * included. Batches are written on a writer thread (see `writerThread`) and
+ * reads on the calling thread's connection; a read sees every write whose
+ * promise resolved. Rejects with CONFIG_INVALID for bad options and
+ * STORE_UNAVAILABLE when the file cannot be opened or migrated.
  */
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   const config = Object.freeze({ ...options });
@@ -48,34 +59,36 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
   if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
     throw new GovernorError('CONFIG_INVALID', `busyTimeoutMs must be a non-negative integer, got ${String(busyTimeoutMs)}`);
   }
+  if (config.writerThread !== undefined && typeof config.writerThread !== 'boolean') {
+    throw new GovernorError('CONFIG_INVALID', `writerThread must be a boolean, got ${String(config.writerThread)}`);
+  }
   const readonly = config.readonly === true;
+  const threaded = config.writerThread !== false && !readonly && config.path !== ':memory:';
 
   let db: SqliteDatabase | undefined;
+  let writer: SqliteBatchWriter | undefined;
   try {
-    db = new Database(config.path, { readonly, fileMustExist: readonly, timeout: busyTimeoutMs });
-    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-    if (!readonly) {
-      const mode = db.pragma('journal_mode = WAL', { simple: true });
-      if (mode !== 'wal' && config.path !== ':memory:') {
-        throw new Error(`the database refused WAL mode (journal_mode is ${String(mode)})`);
-      }
-      db.pragma('synchronous = FULL');
-    }
-    db.pragma('foreign_keys = ON');
+    db = openSqliteDatabase(config.path, { readonly, mustExist: readonly, busyTimeoutMs });
     migrateSqlite(db, { readonly });
     const log = new SqliteAuditLog(db, nodeAuditCrypto);
+    const thread = threaded ? SqliteWriterThread.start({ path: config.path, busyTimeoutMs }) : undefined;
+    writer = thread ?? new SqliteWriter(db, log, nodeAuditCrypto);
     const connection = new SqliteConnection(db, {
-      log,
+      writer,
+      onTree: (tree) => log.committed(tree),
       ...(config.maxBatchSize === undefined ? {} : { maxBatchSize: config.maxBatchSize }),
       ...(config.maxPendingWrites === undefined ? {} : { maxPendingWrites: config.maxPendingWrites }),
       ...(config.onBatch === undefined ? {} : { onBatch: config.onBatch }),
     });
+    await thread?.ready();
     return new SqliteStore(connection, log);
   } catch (err) {
+    // Already failing: the open error is the one to report, not a failed cleanup.
+    await Promise.resolve(writer?.close()).catch(() => undefined);
     try {
       db?.close();
     } catch {
-      // Already failing; the open error is the one to report.
+      // As above.
     }
     if (err instanceof GovernorError && err.code === 'CONFIG_INVALID') throw err;
     throw storeUnavailable(`cannot open the SQLite store at ${config.path}`, err);
@@ -91,8 +104,8 @@ class SqliteStore implements Store {
 
   constructor(connection: SqliteConnection, log: SqliteAuditLog) {
     this.#connection = connection;
-    this.decisions = new SqliteDecisionRepository(connection, nodeAuditCrypto);
-    this.audit = new SqliteAuditRepository(connection, log, nodeAuditCrypto);
+    this.decisions = new SqliteDecisionRepository(connection);
+    this.audit = new SqliteAuditRepository(connection, log);
     this.#ping = connection.prepare('SELECT 1');
   }
 

@@ -1,10 +1,10 @@
 import { GovernorError } from '../../core/errors.js';
 import type { AuditRef, Decision, DecisionState, Outcome } from '../../core/types.js';
-import type { AuditCrypto } from '../../audit/pure/audit-crypto.js';
-import { checkLeaf, withAuditRef } from '../audit-leaf.js';
-import { listLimit, toDecisionRow, toOutcomeJson } from '../decision-row.js';
+import { copyLeaf, withAuditRef, type CheckedLeaf } from '../audit-leaf.js';
+import { listLimit, toDecisionRow, toOutcomeJson, type DecisionRow } from '../decision-row.js';
+import type { BatchLog } from '../leaf-batch.js';
 import type { DecisionRepository, InsertDecisionResult, ListDecisionsOptions, NewDecision, NewLeaf } from '../store.js';
-import type { SqliteConnection, SqliteStatement } from './sqlite-connection.js';
+import type { SqliteConnection, SqliteDatabase, SqliteStatement } from './sqlite-connection.js';
 
 interface BodyRow {
   readonly body: string;
@@ -14,23 +14,24 @@ interface ExistingRow extends BodyRow {
   readonly request_digest: string;
 }
 
+/** What an insert returns from its batch: created (with its leaf's place when it has one), or the earlier decision holding its key. */
+export type InsertWriteResult =
+  | { readonly created: true; readonly audit?: AuditRef | undefined }
+  | { readonly created: false; readonly body: string; readonly requestDigest: string };
+
 const LIST = 'SELECT body FROM decisions';
 const LIST_ORDER = 'ORDER BY created_at DESC, seq DESC LIMIT @limit';
 
 /**
- * Decisions on SQLite. Statements are prepared once; writes go through the
- * connection's group commit, and a decision's or outcome's audit leaf is
- * appended in the same transaction, only when the record is written.
+ * Decisions on SQLite. Reads run on the store's connection; writes are queued
+ * as commands, group-committed by the connection's writer
+ * (`SqliteDecisionWrites`), and a decision's or outcome's audit leaf is
+ * appended in the same transaction, only when the record is written. A leaf
+ * is copied here and its hash checked by the writer.
  */
 export class SqliteDecisionRepository implements DecisionRepository {
   readonly #connection: SqliteConnection;
-  readonly #crypto: AuditCrypto;
-  readonly #insert: SqliteStatement;
-  readonly #byKey: SqliteStatement;
   readonly #get: SqliteStatement;
-  readonly #recordOutcome: SqliteStatement;
-  readonly #hasOutcome: SqliteStatement;
-  readonly #transition: SqliteStatement;
   readonly #list: {
     readonly all: SqliteStatement;
     readonly state: SqliteStatement;
@@ -38,32 +39,9 @@ export class SqliteDecisionRepository implements DecisionRepository {
     readonly both: SqliteStatement;
   };
 
-  constructor(connection: SqliteConnection, crypto: AuditCrypto) {
+  constructor(connection: SqliteConnection) {
     this.#connection = connection;
-    this.#crypto = crypto;
-    // ON CONFLICT DO NOTHING covers both the primary key and (agent,
-    // idempotency_key); which one fired is found out afterwards.
-    this.#insert = connection.prepare(`
-      INSERT INTO decisions (id, seq, created_at, agent, idempotency_key, request_digest, state, verdict, body)
-      VALUES (@id, (SELECT coalesce(max(seq), 0) + 1 FROM decisions), @createdAt, @agent, @idempotencyKey,
-              @requestDigest, @state, @verdict, @body)
-      ON CONFLICT DO NOTHING
-    `);
-    this.#byKey = connection.prepare(
-      'SELECT body, request_digest FROM decisions WHERE agent = ? AND idempotency_key = ?',
-    );
     this.#get = connection.prepare('SELECT body FROM decisions WHERE id = ?');
-    this.#recordOutcome = connection.prepare(`
-      UPDATE decisions SET outcome = @outcome, body = json_set(body, '$.outcome', json(@outcome))
-      WHERE id = @id AND outcome IS NULL
-      RETURNING body
-    `);
-    this.#hasOutcome = connection.prepare('SELECT outcome IS NOT NULL AS recorded FROM decisions WHERE id = ?');
-    this.#transition = connection.prepare(`
-      UPDATE decisions SET state = @to, body = json_set(body, '$.state', @to)
-      WHERE id = @id AND state = @from
-      RETURNING body
-    `);
     this.#list = {
       all: connection.prepare(`${LIST} ${LIST_ORDER}`),
       state: connection.prepare(`${LIST} WHERE state = @state ${LIST_ORDER}`),
@@ -74,28 +52,13 @@ export class SqliteDecisionRepository implements DecisionRepository {
 
   async insert(entry: NewDecision): Promise<InsertDecisionResult> {
     const row = toDecisionRow(entry);
-    const leaf = entry.leaf === undefined ? undefined : checkLeaf(this.#crypto, entry.leaf);
-    return this.#connection.write((log): InsertDecisionResult => {
-      if (leaf === undefined) {
-        if (this.#insert.run(row).changes === 1) {
-          return { decision: entry.decision, requestDigest: row.requestDigest, created: true };
-        }
-      } else {
-        // The leaf's index if the decision is created; taken only then, as the write's last step.
-        const audit: AuditRef = { index: log.next, leafHash: leaf.hex };
-        if (this.#insert.run({ ...row, body: withAuditRef(row.body, audit) }).changes === 1) {
-          log.take(leaf);
-          return { decision: { ...entry.decision, audit }, requestDigest: row.requestDigest, created: true };
-        }
-      }
-      if (row.idempotencyKey !== null) {
-        const existing = this.#byKey.get(row.agent, row.idempotencyKey) as ExistingRow | undefined;
-        if (existing !== undefined) {
-          return { decision: parse(existing), requestDigest: existing.request_digest, created: false };
-        }
-      }
-      throw new GovernorError('STORE_CONFLICT', `a decision with id ${row.id} already exists`);
-    }, { audited: leaf !== undefined });
+    const leaf = entry.leaf === undefined ? undefined : copyLeaf(entry.leaf);
+    const result = await this.#connection.write({ op: 'insert', row, leaf });
+    if (!result.created) {
+      return { decision: parse(result), requestDigest: result.requestDigest, created: false };
+    }
+    const decision = result.audit === undefined ? entry.decision : { ...entry.decision, audit: result.audit };
+    return { decision, requestDigest: row.requestDigest, created: true };
   }
 
   get(id: string): Promise<Decision | undefined> {
@@ -106,26 +69,15 @@ export class SqliteDecisionRepository implements DecisionRepository {
   }
 
   async recordOutcome(id: string, outcome: Outcome, leaf?: NewLeaf): Promise<Decision> {
-    const checked = leaf === undefined ? undefined : checkLeaf(this.#crypto, leaf);
-    const json = toOutcomeJson(outcome, checked !== undefined);
-    return this.#connection.write((log): Decision => {
-      const stored = checked === undefined ? json : withAuditRef(json, { index: log.next, leafHash: checked.hex });
-      const row = this.#recordOutcome.get({ id, outcome: stored }) as BodyRow | undefined;
-      if (row !== undefined) {
-        if (checked !== undefined) log.take(checked);
-        return parse(row);
-      }
-      const existing = this.#hasOutcome.get(id) as { recorded: number } | undefined;
-      if (existing === undefined) throw new GovernorError('NOT_FOUND', `no decision ${id}`);
-      throw new GovernorError('CONFLICT', `decision ${id} already has an outcome`);
-    }, { audited: checked !== undefined });
+    const copied = leaf === undefined ? undefined : copyLeaf(leaf);
+    const json = toOutcomeJson(outcome, copied !== undefined);
+    const body = await this.#connection.write({ op: 'outcome', id, json, leaf: copied });
+    return parse({ body });
   }
 
-  transition(id: string, from: DecisionState, to: DecisionState): Promise<Decision | undefined> {
-    return this.#connection.write(() => {
-      const row = this.#transition.get({ id, from, to }) as BodyRow | undefined;
-      return row === undefined ? undefined : parse(row);
-    });
+  async transition(id: string, from: DecisionState, to: DecisionState): Promise<Decision | undefined> {
+    const body = await this.#connection.write({ op: 'transition', id, from, to });
+    return body === undefined ? undefined : parse({ body });
   }
 
   async list(options: ListDecisionsOptions): Promise<readonly Decision[]> {
@@ -141,6 +93,83 @@ export class SqliteDecisionRepository implements DecisionRepository {
             : this.#list.all;
     const params = { limit, ...(state === undefined ? {} : { state }), ...(agent === undefined ? {} : { agent }) };
     return this.#connection.read(() => (statement.all(params) as BodyRow[]).map(parse));
+  }
+}
+
+/**
+ * The writes of decisions, run inside a batch transaction by `SqliteWriter`
+ * (on the writer thread by default). Statements are prepared once on the
+ * writer's connection. Each method throws to fail only its own write.
+ */
+export class SqliteDecisionWrites {
+  readonly #insert: SqliteStatement;
+  readonly #byKey: SqliteStatement;
+  readonly #recordOutcome: SqliteStatement;
+  readonly #hasOutcome: SqliteStatement;
+  readonly #transition: SqliteStatement;
+
+  constructor(db: SqliteDatabase) {
+    // ON CONFLICT DO NOTHING covers both the primary key and (agent,
+    // idempotency_key); which one fired is found out afterwards.
+    this.#insert = db.prepare(`
+      INSERT INTO decisions (id, seq, created_at, agent, idempotency_key, request_digest, state, verdict, body)
+      VALUES (@id, (SELECT coalesce(max(seq), 0) + 1 FROM decisions), @createdAt, @agent, @idempotencyKey,
+              @requestDigest, @state, @verdict, @body)
+      ON CONFLICT DO NOTHING
+    `);
+    this.#byKey = db.prepare('SELECT body, request_digest FROM decisions WHERE agent = ? AND idempotency_key = ?');
+    this.#recordOutcome = db.prepare(`
+      UPDATE decisions SET outcome = @outcome, body = json_set(body, '$.outcome', json(@outcome))
+      WHERE id = @id AND outcome IS NULL
+      RETURNING body
+    `);
+    this.#hasOutcome = db.prepare('SELECT outcome IS NOT NULL AS recorded FROM decisions WHERE id = ?');
+    this.#transition = db.prepare(`
+      UPDATE decisions SET state = @to, body = json_set(body, '$.state', @to)
+      WHERE id = @id AND state = @from
+      RETURNING body
+    `);
+  }
+
+  /**
+   * Inserts `row`, or finds the decision holding its (agent, idempotency key);
+   * throws STORE_CONFLICT for an id already taken. The leaf is taken only when
+   * the decision is created, as the write's last step.
+   */
+  insert(row: DecisionRow, leaf: CheckedLeaf | undefined, log: BatchLog): InsertWriteResult {
+    if (leaf === undefined) {
+      if (this.#insert.run(row).changes === 1) return { created: true };
+    } else {
+      const audit: AuditRef = { index: log.next, leafHash: leaf.hex };
+      if (this.#insert.run({ ...row, body: withAuditRef(row.body, audit) }).changes === 1) {
+        log.take(leaf);
+        return { created: true, audit };
+      }
+    }
+    if (row.idempotencyKey !== null) {
+      const existing = this.#byKey.get(row.agent, row.idempotencyKey) as ExistingRow | undefined;
+      if (existing !== undefined) return { created: false, body: existing.body, requestDigest: existing.request_digest };
+    }
+    throw new GovernorError('STORE_CONFLICT', `a decision with id ${row.id} already exists`);
+  }
+
+  /** Records the outcome once (`json` without `audit` when there is a leaf); returns the decision's body. NOT_FOUND, CONFLICT. */
+  recordOutcome(id: string, json: string, leaf: CheckedLeaf | undefined, log: BatchLog): string {
+    const stored = leaf === undefined ? json : withAuditRef(json, { index: log.next, leafHash: leaf.hex });
+    const row = this.#recordOutcome.get({ id, outcome: stored }) as BodyRow | undefined;
+    if (row !== undefined) {
+      if (leaf !== undefined) log.take(leaf);
+      return row.body;
+    }
+    const existing = this.#hasOutcome.get(id) as { recorded: number } | undefined;
+    if (existing === undefined) throw new GovernorError('NOT_FOUND', `no decision ${id}`);
+    throw new GovernorError('CONFLICT', `decision ${id} already has an outcome`);
+  }
+
+  /** Compare-and-set of the state; the decision's body after it, or undefined when it was not in `from`. */
+  transition(id: string, from: DecisionState, to: DecisionState): string | undefined {
+    const row = this.#transition.get({ id, from, to }) as BodyRow | undefined;
+    return row?.body;
   }
 }
 
