@@ -274,7 +274,6 @@ describe('the closure fast path against cel-js', () => {
       }),
       { numRuns: 5000 },
     );
-    console.log(JSON.stringify(stats));
     // The property is only worth something if most checked expressions are compiled and answered without cel-js.
     expect(stats.checked / stats.generated).toBeGreaterThan(0.3);
     expect(stats.compiled / stats.checked).toBeGreaterThan(0.9);

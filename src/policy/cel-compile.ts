@@ -63,33 +63,59 @@ export interface CelCompiler {
 
 type FieldType = 'string' | 'bool' | 'double' | 'list<string>' | 'map<string, dyn>';
 type Variable = 'principal' | 'action' | 'impact';
+type Accessor = (context: CelContext) => unknown;
 
-// The fields of the typed environment (cel-environment.ts). createCelCompiler
-// checks every one against the environment and leaves out any that disagree,
+// The fields of the typed environment (cel-environment.ts), each with an
+// accessor: a named property read is much cheaper than c[variable][key] on the
+// hot path, and TypeScript checks each one against CelContext. createCelCompiler
+// checks every type against the environment and leaves out any that disagree,
 // so a field changed there falls back to cel-js instead of changing meaning.
-const VARIABLES: ReadonlyArray<readonly [Variable, string, Readonly<Record<string, FieldType>>]> = [
-  ['principal', 'Principal', { agent: 'string', instance: 'string', role: 'string', session: 'string', task: 'string' }],
+const VARIABLES: ReadonlyArray<readonly [Variable, string, Readonly<Record<string, readonly [FieldType, Accessor]>>]> = [
+  [
+    'principal',
+    'Principal',
+    {
+      agent: ['string', (c) => c.principal.agent],
+      instance: ['string', (c) => c.principal.instance],
+      role: ['string', (c) => c.principal.role],
+      session: ['string', (c) => c.principal.session],
+      task: ['string', (c) => c.principal.task],
+    },
+  ],
   [
     'action',
     'Action',
     {
-      tool: 'string',
-      operation: 'string',
-      environment: 'string',
-      targets: 'list<string>',
-      endpoints: 'list<string>',
-      params: 'map<string, dyn>',
-      sql: 'string',
-      taskId: 'string',
-      intent: 'string',
+      tool: ['string', (c) => c.action.tool],
+      operation: ['string', (c) => c.action.operation],
+      environment: ['string', (c) => c.action.environment],
+      targets: ['list<string>', (c) => c.action.targets],
+      endpoints: ['list<string>', (c) => c.action.endpoints],
+      params: ['map<string, dyn>', (c) => c.action.params],
+      sql: ['string', (c) => c.action.sql],
+      taskId: ['string', (c) => c.action.taskId],
+      intent: ['string', (c) => c.action.intent],
     },
   ],
   [
     'impact',
     'Impact',
-    { known: 'bool', replicas: 'double', trafficFraction: 'double', totalTrafficFraction: 'double', dependents: 'list<string>', reversible: 'bool', zones: 'list<string>' },
+    {
+      known: ['bool', (c) => c.impact.known],
+      replicas: ['double', (c) => c.impact.replicas],
+      trafficFraction: ['double', (c) => c.impact.trafficFraction],
+      totalTrafficFraction: ['double', (c) => c.impact.totalTrafficFraction],
+      dependents: ['list<string>', (c) => c.impact.dependents],
+      reversible: ['bool', (c) => c.impact.reversible],
+      zones: ['list<string>', (c) => c.impact.zones],
+    },
   ],
 ];
+
+interface Field {
+  readonly type: FieldType;
+  readonly get: Accessor;
+}
 
 /**
  * Creates a compiler for conditions of `env`, the environment of
@@ -97,12 +123,12 @@ const VARIABLES: ReadonlyArray<readonly [Variable, string, Readonly<Record<strin
  * the compiler expects are left to cel-js.
  */
 export function createCelCompiler(env: Environment): CelCompiler {
-  const fields = new Map<Variable, ReadonlyMap<string, FieldType>>();
+  const fields = new Map<Variable, ReadonlyMap<string, Field>>();
   for (const [variable, typeName, declared] of VARIABLES) {
     if (env.check(variable).type !== typeName) continue;
-    const own = new Map<string, FieldType>();
-    for (const [name, type] of Object.entries(declared)) {
-      if (env.check(`${variable}.${name}`).type === type) own.set(name, type);
+    const own = new Map<string, Field>();
+    for (const [name, [type, get]] of Object.entries(declared)) {
+      if (env.check(`${variable}.${name}`).type === type) own.set(name, { type, get });
     }
     fields.set(variable, own);
   }
@@ -140,9 +166,13 @@ interface Compiled {
   readonly elements?: Primitive;
   /** For an int node whose value always fits a double exactly: the value as a number, without a BigInt. */
   readonly exactNumber?: (context: CelContext) => number;
+  /** For a scalar field of a variable (`principal.role`): its accessor, so that comparisons can read it themselves. */
+  readonly field?: { readonly get: Accessor; readonly type: 'string' | 'bool' | 'double' };
+  /** For a map field of a variable (`action.params`): its accessor, so that a key lookup can read it itself. */
+  readonly mapField?: Accessor;
 }
 
-type Fields = ReadonlyMap<Variable, ReadonlyMap<string, FieldType>>;
+type Fields = ReadonlyMap<Variable, ReadonlyMap<string, Field>>;
 
 const isPrimitive = (t: Type): t is Primitive => t === 'string' || t === 'int' || t === 'double' || t === 'bool' || t === 'null';
 const isVariable = (name: string): name is Variable => name === 'principal' || name === 'action' || name === 'impact';
@@ -244,11 +274,14 @@ function compileSelect(target: ASTNode, key: string, fields: Fields): Compiled |
   if (!left) return undefined;
   const run = left.run;
   if (isVariable(left.type)) {
-    const type = fields.get(left.type)?.get(key);
-    if (!type) return undefined;
-    return readField(run, key, type);
+    const field = fields.get(left.type)?.get(key);
+    // Only a variable itself has fields (a ternary between two of them is left to cel-js).
+    if (!field || target.op !== 'id') return undefined;
+    return readField(field);
   }
   if (left.type === 'map') {
+    const get = left.mapField;
+    if (get) return { type: 'dyn', run: (c) => selectMap(mapOf(get(c)), key) };
     return { type: 'dyn', run: (c) => selectMap(run(c) as object, key) };
   }
   if (left.type === 'dyn') {
@@ -258,16 +291,16 @@ function compileSelect(target: ASTNode, key: string, fields: Fields): Compiled |
 }
 
 /**
- * A field of a context object, checked against its declared type as cel-js
+ * A field of a context variable, checked against its declared type as cel-js
  * does: a missing or mistyped value is an error, except the list and map
  * representations cel-js accepts but the closure does not model (a Set, a Map).
  */
-function readField(object: CelClosure, key: string, type: FieldType): Compiled {
-  const get = (c: CelContext) => (object(c) as Record<string, unknown>)[key];
+function readField({ type, get }: Field): Compiled {
   switch (type) {
     case 'string':
       return {
-        type: 'string',
+        type,
+        field: { get, type },
         run: (c) => {
           const v = get(c);
           if (typeof v !== 'string') throw CEL_ERROR;
@@ -276,7 +309,8 @@ function readField(object: CelClosure, key: string, type: FieldType): Compiled {
       };
     case 'bool':
       return {
-        type: 'bool',
+        type,
+        field: { get, type },
         run: (c) => {
           const v = get(c);
           if (typeof v !== 'boolean') throw CEL_ERROR;
@@ -285,7 +319,8 @@ function readField(object: CelClosure, key: string, type: FieldType): Compiled {
       };
     case 'double':
       return {
-        type: 'double',
+        type,
+        field: { get, type },
         run: (c) => {
           const v = get(c);
           if (typeof v !== 'number') throw CEL_ERROR;
@@ -304,22 +339,92 @@ function readField(object: CelClosure, key: string, type: FieldType): Compiled {
         },
       };
     case 'map<string, dyn>':
-      return {
-        type: 'map',
-        run: (c) => {
-          const v = get(c);
-          if (typeof v === 'object' && v !== null) {
-            // cel-js tells a map by its `constructor` property, so an own "constructor"
-            // key makes it reject the object; reading the same property keeps that.
-            const ctor = (v as { constructor?: unknown }).constructor;
-            if (ctor === Object || ctor === undefined) return v;
-            if (ctor === Map) throw CEL_DEFER;
-          }
-          throw CEL_ERROR;
-        },
-      };
+      return { type: 'map', mapField: get, run: (c) => mapOf(get(c)) };
   }
 }
+
+/** The value of a map<string, dyn> field, checked as cel-js checks it. */
+function mapOf(v: unknown): object {
+  if (typeof v === 'object' && v !== null) {
+    // cel-js tells a map by its `constructor` property, so an own "constructor"
+    // key makes it reject the object; reading the same property keeps that.
+    const ctor = (v as { constructor?: unknown }).constructor;
+    if (ctor === Object || ctor === undefined) return v;
+    if (ctor === Map) throw CEL_DEFER;
+  }
+  throw CEL_ERROR;
+}
+
+type FieldRef = NonNullable<Compiled['field']>;
+type FieldTest = '==' | '!=' | '<' | '<=' | '>' | '>=' | 'in';
+
+const JS_TYPES = { string: 'string', bool: 'boolean', double: 'number' } as const;
+
+/**
+ * `field OP constant` as one closure, for the most common conditions
+ * (`principal.role == "dba"`, `impact.replicas > 3.0`, `action.tool in [...]`).
+ * For 'in', `k` is a Set of the list's values, all of the field's type.
+ */
+function fieldTest(f: FieldRef, op: FieldTest, k: unknown): CelClosure {
+  const get = f.get;
+  const jsType = JS_TYPES[f.type];
+  // The casts only satisfy the type checker: JavaScript compares as cel-js's handlers do.
+  const n = k as number;
+  switch (op) {
+    case '==':
+      return (c) => {
+        const v = get(c);
+        if (typeof v !== jsType) throw CEL_ERROR;
+        return v === k;
+      };
+    case '!=':
+      return (c) => {
+        const v = get(c);
+        if (typeof v !== jsType) throw CEL_ERROR;
+        return v !== k;
+      };
+    case '<':
+      return (c) => {
+        const v = get(c);
+        if (typeof v !== jsType) throw CEL_ERROR;
+        return (v as number) < n;
+      };
+    case '<=':
+      return (c) => {
+        const v = get(c);
+        if (typeof v !== jsType) throw CEL_ERROR;
+        return (v as number) <= n;
+      };
+    case '>':
+      return (c) => {
+        const v = get(c);
+        if (typeof v !== jsType) throw CEL_ERROR;
+        return (v as number) > n;
+      };
+    case '>=':
+      return (c) => {
+        const v = get(c);
+        if (typeof v !== jsType) throw CEL_ERROR;
+        return (v as number) >= n;
+      };
+    case 'in': {
+      const set = k as ReadonlySet<unknown>;
+      return (c) => {
+        const v = get(c);
+        if (typeof v !== jsType) throw CEL_ERROR;
+        return set.has(v);
+      };
+    }
+  }
+}
+
+/** A literal's value, with an int that fits a double exactly as a number: it compares the same and faster. */
+function literalOperand(node: Compiled): unknown {
+  const v = node.literal?.value;
+  return typeof v === 'bigint' && node.exactNumber ? Number(v) : v;
+}
+
+const FLIPPED = { '==': '==', '!=': '!=', '<': '>', '<=': '>=', '>': '<', '>=': '<=' } as const;
 
 /** `map.key` on a map<string, dyn>: own keys only; a missing key is an error. */
 function selectMap(map: object, key: string): unknown {
@@ -472,10 +577,18 @@ function compileEquality(op: '==' | '!=', l: ASTNode, r: ASTNode, fields: Fields
   const rr = right.run;
   if (left.type === 'dyn' || right.type === 'dyn') {
     if (!(left.type === 'dyn' || isPrimitive(left.type)) || !(right.type === 'dyn' || isPrimitive(right.type))) return undefined;
+    const k = right.literal ?? left.literal;
+    if (k) {
+      const v = k.value;
+      const dyn = right.literal ? lr : rr;
+      return { type: 'bool', run: negate ? (c) => !equalsDyn(dyn(c), v) : (c) => equalsDyn(dyn(c), v) };
+    }
     return { type: 'bool', run: negate ? (c) => !equalsDyn(lr(c), rr(c)) : (c) => equalsDyn(lr(c), rr(c)) };
   }
   // Static operands: cel-js only accepts the same primitive type on both sides.
   if (!isPrimitive(left.type) || left.type !== right.type) return undefined;
+  if (left.field && right.literal) return { type: 'bool', run: fieldTest(left.field, op, right.literal.value) };
+  if (right.field && left.literal) return { type: 'bool', run: fieldTest(right.field, op, left.literal.value) };
   if (left.exactNumber && right.exactNumber) {
     const ln = left.exactNumber;
     const rn = right.exactNumber;
@@ -520,6 +633,8 @@ function compileRelation(op: keyof typeof RELATIONS, l: ASTNode, r: ASTNode, fie
     };
   }
   if (!ORDERED_STATIC.has(`${left.type}:${right.type}`)) return undefined;
+  if (left.field && right.literal) return { type: 'bool', run: fieldTest(left.field, op, literalOperand(right)) };
+  if (right.field && left.literal) return { type: 'bool', run: fieldTest(right.field, FLIPPED[op], literalOperand(left)) };
   // Numbers that are exact stand in for ints (a size, a literal): the same order, without BigInts.
   const ln = left.exactNumber ?? (left.type === 'double' ? (lr as (c: CelContext) => number) : undefined);
   const rn = right.exactNumber ?? (right.type === 'double' ? (rr as (c: CelContext) => number) : undefined);
@@ -557,6 +672,7 @@ function compileIn(l: ASTNode, r: ASTNode, fields: Fields): Compiled | undefined
       // cel-js binds list<V> to the left's type, so both are one primitive type and `in` is identity.
       if (right.elements !== left.type) return undefined;
       const set = new Set(literal);
+      if (left.field) return { type: 'bool', run: fieldTest(left.field, 'in', set) };
       return { type: 'bool', run: (c) => set.has(lr(c)) };
     }
     if (literal) return { type: 'bool', run: (c) => includes(literal, deep(lr(c))) };
@@ -720,8 +836,8 @@ function compileHas(arg: ASTNode, fields: Fields): Compiled | undefined {
   const variable = compileNode(node, fields);
   if (!variable || !isVariable(variable.type)) return undefined;
   const [first, ...rest] = keys as [string, ...string[]];
-  const type = fields.get(variable.type)?.get(first);
-  if (!type) {
+  const field = fields.get(variable.type)?.get(first);
+  if (!field) {
     // An undeclared field, when not the last step, is an error: `has(principal.foo.bar)`.
     return keys.length === 1
       ? constant('bool', false)
@@ -732,13 +848,18 @@ function compileHas(arg: ASTNode, fields: Fields): Compiled | undefined {
           },
         };
   }
-  const object = variable.run;
-  const read = readField(object, first, type).run;
+  const get = field.get;
+  if (field.type === 'map<string, dyn>' && rest.length === 1) {
+    // has(action.params.x), the usual form, as one closure.
+    const key = rest[0]!;
+    return { type: 'bool', run: (c) => selectForHas(mapOf(get(c)), key) !== undefined };
+  }
+  const read = readField(field).run;
   const last = rest.length - 1;
   return {
     type: 'bool',
     run: (c) => {
-      if ((object(c) as Record<string, unknown>)[first] === undefined) {
+      if (get(c) === undefined) {
         if (last < 0) return false;
         throw CEL_ERROR;
       }
