@@ -26,13 +26,6 @@ export interface GroupCommitOptions<T, R> {
   readonly maxBatchSize?: number;
   /** High-water mark: items waiting beyond this are refused with STORE_UNAVAILABLE. Default 8192. */
   readonly maxPending?: number;
-  /**
-   * Batches handed to `commit` before the first of them settled. Default 1.
-   * Above 1, `commit` must write its batches one after another in call order
-   * (a writer thread taking one message at a time does), so the next batch
-   * is ready the moment the previous one committed.
-   */
-  readonly maxInFlight?: number;
   /** Called after every flush, committed or not. Must not throw. */
   readonly onBatch?: (info: BatchInfo) => void;
   /**
@@ -51,14 +44,12 @@ interface Waiter<T, R> {
 
 const DEFAULT_MAX_BATCH_SIZE = 512;
 const DEFAULT_MAX_PENDING = 8192;
-const DEFAULT_MAX_IN_FLIGHT = 1;
 
 /**
  * Group commit: callers enqueue writes and get a promise; everything enqueued in
- * the same event-loop turn, or while flushes are in progress, is written in one
- * transaction by the next flush. At most `maxInFlight` flushes (one by default)
- * run at a time, so the cost of a durable commit (one fsync) is shared by every
- * write in the batch.
+ * the same event-loop turn, or while a flush is in progress, is written in one
+ * transaction by the next flush. At most one flush runs at a time, so the cost of
+ * a durable commit (one fsync) is shared by every write in the batch.
  *
  * Guarantees: a promise resolves only after the transaction holding its item
  * committed; it rejects with STORE_UNAVAILABLE when that transaction failed
@@ -69,11 +60,10 @@ export class GroupCommitter<T, R> {
   readonly #commit: GroupCommitOptions<T, R>['commit'];
   readonly #maxBatchSize: number;
   readonly #maxPending: number;
-  readonly #maxInFlight: number;
   readonly #onBatch: ((info: BatchInfo) => void) | undefined;
   readonly #failure: ((item: T, error: GovernorError) => unknown) | undefined;
   #queue: Waiter<T, R>[] = [];
-  #inFlight = 0;
+  #flushing = false;
   #scheduled = false;
   #closed = false;
   #idle: (() => void)[] = [];
@@ -81,25 +71,20 @@ export class GroupCommitter<T, R> {
   constructor(options: GroupCommitOptions<T, R>) {
     const maxBatchSize = options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
     const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
-    const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) {
       throw new GovernorError('CONFIG_INVALID', `maxBatchSize must be a positive integer, got ${String(maxBatchSize)}`);
     }
     if (!Number.isInteger(maxPending) || maxPending < 1) {
       throw new GovernorError('CONFIG_INVALID', `maxPending must be a positive integer, got ${String(maxPending)}`);
     }
-    if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
-      throw new GovernorError('CONFIG_INVALID', `maxInFlight must be a positive integer, got ${String(maxInFlight)}`);
-    }
     this.#commit = options.commit;
     this.#maxBatchSize = maxBatchSize;
     this.#maxPending = maxPending;
-    this.#maxInFlight = maxInFlight;
     this.#onBatch = options.onBatch;
     this.#failure = options.failure;
   }
 
-  /** Items waiting for a flush (not counting the batches being written). */
+  /** Items waiting for a flush (not counting the batch being written). */
   get pending(): number {
     return this.#queue.length;
   }
@@ -122,7 +107,7 @@ export class GroupCommitter<T, R> {
 
   /** Resolves when every item enqueued so far has been written (or has failed). */
   flush(): Promise<void> {
-    if (this.#inFlight === 0 && this.#queue.length === 0) return Promise.resolve();
+    if (!this.#flushing && this.#queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
@@ -133,7 +118,7 @@ export class GroupCommitter<T, R> {
   }
 
   #schedule(): void {
-    if (this.#scheduled || this.#inFlight >= this.#maxInFlight) return;
+    if (this.#scheduled || this.#flushing) return;
     this.#scheduled = true;
     // setImmediate, not a microtask: requests whose I/O completed in the same
     // loop turn all reach enqueue() before the batch is cut.
@@ -144,15 +129,13 @@ export class GroupCommitter<T, R> {
   }
 
   async #flush(): Promise<void> {
-    if (this.#inFlight >= this.#maxInFlight) return;
+    if (this.#flushing) return;
     const batch = this.#queue.splice(0, this.#maxBatchSize);
     if (batch.length === 0) {
       this.#settleIdle();
       return;
     }
-    this.#inFlight++;
-    // More than a batch waiting, and room for another flush: cut it next turn.
-    if (this.#queue.length > 0) this.#schedule();
+    this.#flushing = true;
     const started = performance.now();
     let committed = false;
     try {
@@ -175,7 +158,7 @@ export class GroupCommitter<T, R> {
         else w.reject(result.error);
       });
     } finally {
-      this.#inFlight--;
+      this.#flushing = false;
       try {
         this.#onBatch?.({ size: batch.length, committed, durationMs: performance.now() - started });
       } catch {
@@ -187,7 +170,7 @@ export class GroupCommitter<T, R> {
   }
 
   #settleIdle(): void {
-    if (this.#inFlight > 0 || this.#queue.length > 0 || this.#scheduled) return;
+    if (this.#flushing || this.#queue.length > 0 || this.#scheduled) return;
     const idle = this.#idle;
     this.#idle = [];
     for (const resolve of idle) resolve();

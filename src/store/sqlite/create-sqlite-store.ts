@@ -40,7 +40,6 @@ export interface SqliteStoreOptions {
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
-const WRITER_THREAD_BATCHES_IN_FLIGHT = 2;
 
 /**
  * Opens (creating and migrating if needed) a SQLite store: WAL journal,
@@ -77,9 +76,6 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     const connection = new SqliteConnection(db, {
       writer,
       onTree: (tree) => log.committed(tree),
-      // The thread writes its messages one after another, so a second batch
-      // can wait there while the first commits.
-      maxInFlight: thread === undefined ? 1 : WRITER_THREAD_BATCHES_IN_FLIGHT,
       ...(config.maxBatchSize === undefined ? {} : { maxBatchSize: config.maxBatchSize }),
       ...(config.maxPendingWrites === undefined ? {} : { maxPendingWrites: config.maxPendingWrites }),
       ...(config.onBatch === undefined ? {} : { onBatch: config.onBatch }),

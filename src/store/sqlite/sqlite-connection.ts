@@ -32,8 +32,6 @@ export interface SqliteConnectionOptions {
   readonly onTree?: (tree: TreeState) => void;
   readonly maxBatchSize?: number;
   readonly maxPendingWrites?: number;
-  /** Batches handed to the writer before the first of them committed (see `GroupCommitOptions.maxInFlight`). Default 1. */
-  readonly maxInFlight?: number;
   readonly onBatch?: (info: BatchInfo) => void;
 }
 
@@ -64,7 +62,6 @@ export class SqliteConnection {
       failure: (write, error) => (isAudited(write) ? auditUnavailable(error) : error),
       ...(options.maxBatchSize === undefined ? {} : { maxBatchSize: options.maxBatchSize }),
       ...(options.maxPendingWrites === undefined ? {} : { maxPending: options.maxPendingWrites }),
-      ...(options.maxInFlight === undefined ? {} : { maxInFlight: options.maxInFlight }),
       ...(options.onBatch === undefined ? {} : { onBatch: options.onBatch }),
     });
   }

@@ -21,17 +21,13 @@ import {
  */
 
 function serve(port: MessagePort, config: WriterThreadConfig): void {
-  let db: SqliteDatabase;
-  let writer: SqliteWriter;
-  try {
-    // The request thread created and migrated the file before starting us.
-    db = openSqliteDatabase(config.path, { readonly: false, mustExist: true, busyTimeoutMs: config.busyTimeoutMs });
-    writer = SqliteWriter.open(db, nodeAuditCrypto);
-  } catch (err) {
-    post(port, { type: 'start-failed', error: encodeError(err) });
+  const opened = open(config);
+  if (!opened.ok) {
+    post(port, { type: 'start-failed', error: encodeError(opened.error) });
     port.close();
     return;
   }
+  const { db, writer } = opened;
   port.on('message', (request: WriterRequest) => {
     if (request.type === 'close') {
       try {
@@ -57,6 +53,24 @@ function serve(port: MessagePort, config: WriterThreadConfig): void {
     }
   });
   post(port, { type: 'ready' });
+}
+
+/** The writer's connection: the request thread created and migrated the file before starting us. */
+function open(
+  config: WriterThreadConfig,
+): { readonly ok: true; readonly db: SqliteDatabase; readonly writer: SqliteWriter } | { readonly ok: false; readonly error: unknown } {
+  let db: SqliteDatabase | undefined;
+  try {
+    db = openSqliteDatabase(config.path, { readonly: false, mustExist: true, busyTimeoutMs: config.busyTimeoutMs });
+    return { ok: true, db, writer: SqliteWriter.open(db, nodeAuditCrypto) };
+  } catch (error) {
+    try {
+      db?.close();
+    } catch {
+      // The open error is the one to report.
+    }
+    return { ok: false, error };
+  }
 }
 
 function post(port: MessagePort, reply: WriterReply): void {
