@@ -459,7 +459,7 @@ async function run(): Promise<BenchReport> {
         rows: proofResult.runs.map((r) => [r.proof, r.source, r.latency.calls, r.latency.p50Us, r.latency.p90Us, r.latency.p99Us, r.latency.maxUs, r.latency.throughputPerSec, r.meanHashes, r.verified]),
         notes: [
           'inclusion: size uniform in [1, n], index uniform below it; consistency: two sizes uniform in [1, n], the smaller first',
-          `every ${CHECK_EVERY}th proof is verified (RFC 9162) against MemoryTree roots and compared byte for byte with the MemoryTree's; a proof with one bit flipped is checked to fail`,
+          `one proof in ${CHECK_EVERY} is verified (RFC 9162) against MemoryTree roots and compared byte for byte with the MemoryTree's; a proof with one bit flipped is checked to fail`,
           'AuditLog calls include its tree-size check (repository.treeHead) and the subtree reads (repository.subtrees); the database was just written, so its pages are in the OS cache',
         ],
       },

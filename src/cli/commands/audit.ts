@@ -146,37 +146,38 @@ async function exportLog(dir: string, dataDir: string, databaseUrl: string | und
   }
 }
 
-/** Reads `leaves.bin` (4-byte big-endian length + bytes per leaf) lazily, so memory stays flat. */
+/**
+ * Reads `leaves.bin` (4-byte big-endian length + bytes per leaf) in fresh 1 MiB
+ * chunks and yields views into them: no copy per leaf, memory stays flat, and a
+ * yielded leaf is never overwritten (a chunk is never reused).
+ */
 function* readLeaves(file: string): Generator<Uint8Array> {
   const fd = openSync(file, 'r');
   try {
-    let buffer = Buffer.alloc(1 << 20);
-    let filled = 0;
+    let chunk = Buffer.alloc(0);
     let offset = 0;
     let eof = false;
     const need = (n: number): boolean => {
-      while (filled - offset < n && !eof) {
-        if (offset > 0) {
-          buffer.copy(buffer, 0, offset, filled);
-          filled -= offset;
-          offset = 0;
-        }
-        if (filled + n > buffer.length) buffer = Buffer.concat([buffer.subarray(0, filled), Buffer.alloc(Math.max(n, buffer.length))]);
-        const read = readSync(fd, buffer, filled, buffer.length - filled, null);
+      while (chunk.length - offset < n && !eof) {
+        const rest = chunk.subarray(offset);
+        const next = Buffer.allocUnsafe(Math.max(1 << 20, n));
+        rest.copy(next, 0);
+        const read = readSync(fd, next, rest.length, next.length - rest.length, null);
         if (read === 0) eof = true;
-        filled += read;
+        chunk = next.subarray(0, rest.length + read);
+        offset = 0;
       }
-      return filled - offset >= n;
+      return chunk.length - offset >= n;
     };
     for (;;) {
       if (!need(4)) {
-        if (filled - offset !== 0) throw new Error('leaves.bin ends inside a length prefix');
+        if (chunk.length - offset !== 0) throw new Error('leaves.bin ends inside a length prefix');
         return;
       }
-      const len = buffer.readUInt32BE(offset);
+      const len = chunk.readUInt32BE(offset);
       if (len > 1 << 20) throw new Error(`leaves.bin holds a leaf of ${len} bytes, more than any leaf may be`);
       if (!need(4 + len)) throw new Error('leaves.bin ends inside a leaf');
-      yield new Uint8Array(buffer.subarray(offset + 4, offset + 4 + len));
+      yield chunk.subarray(offset + 4, offset + 4 + len);
       offset += 4 + len;
     }
   } finally {
@@ -187,12 +188,13 @@ function* readLeaves(file: string): Generator<Uint8Array> {
 function* readHashes(file: string): Generator<Uint8Array> {
   const fd = openSync(file, 'r');
   try {
-    const buffer = Buffer.alloc(32 * 4096);
     for (;;) {
-      const read = readSync(fd, buffer, 0, buffer.length, null);
+      // A fresh chunk each time, so yielded views stay valid.
+      const chunk = Buffer.allocUnsafe(32 * 32_768);
+      const read = readSync(fd, chunk, 0, chunk.length, null);
       if (read === 0) return;
       if (read % 32 !== 0) throw new Error('leaf-hashes.bin is not a whole number of 32-byte hashes');
-      for (let i = 0; i < read; i += 32) yield new Uint8Array(buffer.subarray(i, i + 32));
+      for (let i = 0; i < read; i += 32) yield chunk.subarray(i, i + 32);
     }
   } finally {
     closeSync(fd);

@@ -29,6 +29,9 @@ export function openSqliteDatabase(path: string, options: OpenSqliteOptions): Sq
         throw new Error(`the database refused WAL mode (journal_mode is ${String(mode)})`);
       }
       db.pragma('synchronous = FULL');
+      // Savepoint journals are scratch space, rebuilt on every write: keep them off the disk.
+      // Durability comes from the WAL, which this does not touch.
+      db.pragma('temp_store = MEMORY');
     }
     db.pragma('foreign_keys = ON');
     return db;
