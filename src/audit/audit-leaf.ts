@@ -86,13 +86,6 @@ export function outcomeLeaf(crypto: AuditCrypto, decision: Decision, outcome: Ou
   return { bytes, hash: hashLeaf(crypto, bytes) };
 }
 
-/** A standalone event leaf (policy change, key rotation, and later votes, kills, grants). */
-export function eventLeaf(crypto: AuditCrypto, type: string, time: string, body: Record<string, unknown>): NewLeaf {
-  const bytes = encoder.encode(canonicalJson({ v: 1, type, time, ...body }));
-  if (bytes.length > LEAF_HARD_LIMIT) throw new RangeError(`${type} leaf is larger than ${LEAF_HARD_LIMIT} bytes`);
-  return { bytes, hash: hashLeaf(crypto, bytes) };
-}
-
 function clip(s: string): string {
   return s.length <= MAX_MESSAGE ? s : `${s.slice(0, MAX_MESSAGE)}…`;
 }

@@ -43,8 +43,3 @@ export function decide(reasons: readonly Reason[], fallback: 'allow' | 'deny'): 
   if (modified) return { verdict: 'modify', ...(tier ? { tier } : {}) };
   return tier ? { verdict: 'allow', tier } : { verdict: 'allow' };
 }
-
-/** True when tier `a` is at least as high as `b`. */
-export function tierAtLeast(a: Tier, b: Tier): boolean {
-  return TIER_RANK[a] >= TIER_RANK[b];
-}
