@@ -67,6 +67,17 @@ export function toOutcomeJson(outcome: Outcome, audited = false): string {
   return audited ? jsonWithoutAudit(outcome, 'outcome') : toJson(outcome, 'outcome');
 }
 
+/**
+ * JSON of a transition's resolution; rejects with BAD_REQUEST when it is not a
+ * JSON object. With an audit leaf, without `audit`: the batch adds it.
+ */
+export function toResolutionJson(resolution: object, audited: boolean): string {
+  if (typeof resolution !== 'object' || resolution === null || Array.isArray(resolution)) {
+    throw new GovernorError('BAD_REQUEST', 'a resolution must be a JSON object');
+  }
+  return audited ? jsonWithoutAudit(resolution, 'resolution') : toJson(resolution, 'resolution');
+}
+
 /** The effective limit of a listing: an integer in [0, MAX_LIST_LIMIT]. */
 export function listLimit(options: ListDecisionsOptions): number {
   const { limit } = options;

@@ -269,6 +269,107 @@ export function runStoreContract(name: string, engine: StoreContractEngine): voi
       });
     });
 
+    describe('transition with a change', () => {
+      it('sets the verdict and resolution and appends the leaf only when the transition happens', async () => {
+        const store = await openStore();
+        const entry = makeNewDecision({ agent: uniqueName('agent'), verdict: 'pending' });
+        await store.decisions.insert(entry);
+        const before = await store.audit.treeHead();
+        const leaf = makeLeaf('resolution');
+        const updated = await store.decisions.transition(entry.decision.id, 'pending', 'approved', {
+          verdict: 'allow',
+          resolution: { state: 'approved', by: ['alice', 'bob'] },
+          leaf,
+        });
+        expect(updated?.state).toBe('approved');
+        expect(updated?.verdict).toBe('allow');
+        const resolution = (updated as Decision & { resolution: { by: string[]; audit: { index: number; leafHash: string } } }).resolution;
+        expect(resolution.by).toEqual(['alice', 'bob']);
+        expect(resolution.audit.leafHash).toBe(encodeHex(leaf.hash));
+        expect(resolution.audit.index).toBeGreaterThanOrEqual(before.size);
+        const [stored] = await store.audit.leaves(resolution.audit.index, resolution.audit.index + 1);
+        expect(stored?.bytes).toEqual(leaf.bytes);
+        expect(await store.decisions.get(entry.decision.id)).toEqual(updated);
+        expect((await store.decisions.list({ agent: entry.decision.principal.agent, limit: 5 }))[0]?.verdict).toBe('allow');
+
+        // A lost race writes nothing: no leaf either.
+        const size = (await store.audit.treeHead()).size;
+        expect(await store.decisions.transition(entry.decision.id, 'pending', 'rejected', { verdict: 'deny', resolution: { state: 'rejected' }, leaf: makeLeaf('lost') })).toBeUndefined();
+        const after = await store.audit.treeHead();
+        expect(after.size).toBe(size);
+      });
+
+      it('lists oldest first on request', async () => {
+        const store = await openStore();
+        const agent = uniqueName('agent');
+        const first = makeNewDecision({ agent, verdict: 'pending', createdAt: '2026-01-01T00:00:00.000Z' });
+        const second = makeNewDecision({ agent, verdict: 'pending', createdAt: '2026-01-02T00:00:00.000Z' });
+        await store.decisions.insert(second);
+        await store.decisions.insert(first);
+        const oldest = await store.decisions.list({ agent, state: 'pending', limit: 10, order: 'oldest' });
+        expect(oldest.map((d) => d.id)).toEqual([first.decision.id, second.decision.id]);
+      });
+    });
+
+    describe('records', () => {
+      it('inserts once, keeps the first, and appends the leaf only for the insert that happened', async () => {
+        const store = await openStore();
+        const id = uniqueName('vote');
+        const leaf = makeLeaf('vote');
+        const at = '2026-11-21T10:00:00.000Z';
+        const first = await store.records.insert({ kind: 'vote', id, parent: 'decision-1', state: 'approve', body: { voter: 'alice' }, at, leaf });
+        expect(first.created).toBe(true);
+        expect(first.record).toMatchObject({ kind: 'vote', id, parent: 'decision-1', state: 'approve', version: 1, body: { voter: 'alice' } });
+        expect(first.record.audit?.leafHash).toBe(encodeHex(leaf.hash));
+        const size = (await store.audit.treeHead()).size;
+        const again = await store.records.insert({ kind: 'vote', id, state: 'deny', body: { voter: 'mallory' }, at, leaf: makeLeaf('again') });
+        expect(again.created).toBe(false);
+        expect(again.record.body).toEqual({ voter: 'alice' });
+        expect((await store.audit.treeHead()).size).toBe(size);
+        expect(await store.records.get('vote', id)).toEqual(first.record);
+        expect(await store.records.get('vote', uniqueName('missing'))).toBeUndefined();
+      });
+
+      it('updates by compare-and-set on the version: exactly one of N concurrent updates wins', async () => {
+        const [a, b] = await Promise.all([openStore(), openStore()]);
+        const id = uniqueName('kill');
+        const at = '2026-11-21T10:00:00.000Z';
+        const { record } = await a.records.insert({ kind: 'kill', id, state: 'active', body: { n: 0 }, at });
+        const results = await Promise.all(
+          Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).records.update({ kind: 'kill', id, version: record.version, state: 'lifted', body: { n: i }, at, leaf: makeLeaf(`lift-${i}`) })),
+        );
+        const winners = results.filter((r) => r !== undefined);
+        expect(winners).toHaveLength(1);
+        expect(winners[0]?.version).toBe(2);
+        expect(winners[0]?.state).toBe('lifted');
+        expect(await b.records.get('kill', id)).toEqual(winners[0]);
+        expect(await a.records.update({ kind: 'kill', id: uniqueName('missing'), version: 1, state: 'x', body: {}, at })).toBeUndefined();
+      });
+
+      it('lists by kind, parent and state in either order', async () => {
+        const store = await openStore();
+        const parent = uniqueName('decision');
+        for (let i = 0; i < 3; i++) {
+          await store.records.insert({ kind: 'vote', id: `${parent}/${i}`, parent, state: i === 1 ? 'deny' : 'approve', body: { i }, at: `2026-11-21T10:00:0${i}.000Z` });
+        }
+        const all = await store.records.list({ kind: 'vote', parent, limit: 10 });
+        expect(all.map((r) => (r.body as { i: number }).i)).toEqual([0, 1, 2]);
+        const newest = await store.records.list({ kind: 'vote', parent, limit: 2, order: 'newest' });
+        expect(newest.map((r) => (r.body as { i: number }).i)).toEqual([2, 1]);
+        const denies = await store.records.list({ kind: 'vote', parent, state: 'deny', limit: 10 });
+        expect(denies).toHaveLength(1);
+      });
+
+      it('refuses malformed records before they reach a batch', async () => {
+        const store = await openStore();
+        const at = '2026-11-21T10:00:00.000Z';
+        await expectCode(store.records.insert({ kind: '', id: 'x', state: 's', body: {}, at }), 'BAD_REQUEST');
+        await expectCode(store.records.insert({ kind: 'k', id: 'x', state: 's', body: [] as unknown as object, at }), 'BAD_REQUEST');
+        await expectCode(store.records.insert({ kind: 'k', id: 'x', state: 's', body: {}, at: 'yesterday' }), 'BAD_REQUEST');
+        await expectCode(store.records.insert({ kind: 'k', id: 'x', state: 's', body: { big: 'x'.repeat(300 * 1024) }, at }), 'PAYLOAD_TOO_LARGE');
+      });
+    });
+
     describe('list', () => {
       it('lists newest first, filters by agent and state, and honours the limit', async () => {
         const store = await openStore();

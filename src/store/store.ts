@@ -1,4 +1,4 @@
-import type { Decision, DecisionState, Outcome } from '../core/types.js';
+import type { AuditRef, Decision, DecisionState, Outcome, Verdict } from '../core/types.js';
 
 /**
  * The persistence port. Two adapters implement it (store/sqlite, store/postgres)
@@ -12,6 +12,7 @@ export interface Store {
   readonly engine: 'sqlite' | 'postgres';
   readonly decisions: DecisionRepository;
   readonly audit: AuditRepository;
+  readonly records: RecordRepository;
   /** Resolves when the store answers; rejects with STORE_UNAVAILABLE otherwise. */
   ping(): Promise<void>;
   /** Flushes pending writes and releases connections. Idempotent. */
@@ -93,6 +94,21 @@ export interface ListDecisionsOptions {
   readonly agent?: string;
   /** At most this many (the adapter caps it at 1000). */
   readonly limit: number;
+  /** Newest first (the default) or oldest first. */
+  readonly order?: 'newest' | 'oldest';
+}
+
+/** What a state transition changes besides the state. */
+export interface TransitionChange {
+  /** The decision's verdict after the transition (a held action resolves to allow or deny). */
+  readonly verdict?: Verdict;
+  /**
+   * How the decision left its state, stored as the decision's `resolution`;
+   * with a leaf, its `audit` is set to the leaf's `{ index, leafHash }`.
+   */
+  readonly resolution?: object;
+  /** The audit leaf recording the transition, appended in the same transaction, only when it happens. */
+  readonly leaf?: NewLeaf;
 }
 
 /** Durable decisions. Every write is durable when its promise resolves. */
@@ -118,8 +134,78 @@ export interface DecisionRepository {
   recordOutcome(id: string, outcome: Outcome, leaf?: NewLeaf): Promise<Decision>;
   /**
    * Compare-and-set of a decision's state (pending -> approved, ...). Returns the
-   * updated decision, or undefined when the decision is not in state `from`.
+   * updated decision, or undefined when the decision is not in state `from`
+   * (nothing is written then, the leaf included).
    */
-  transition(id: string, from: DecisionState, to: DecisionState): Promise<Decision | undefined>;
+  transition(id: string, from: DecisionState, to: DecisionState, change?: TransitionChange): Promise<Decision | undefined>;
   list(options: ListDecisionsOptions): Promise<readonly Decision[]>;
+}
+
+/**
+ * A control-plane record: a vote, a break-glass session, a kill switch, a
+ * grant, an agent card, a pinned tool. One table holds every kind; each
+ * write can carry the audit leaf that records it, appended in the same
+ * transaction.
+ */
+export interface ControlRecord<B = unknown> {
+  readonly kind: string;
+  readonly id: string;
+  /** The record this one belongs to (a vote's decision), for listing; null when none. */
+  readonly parent: string | null;
+  readonly state: string;
+  /** 1 when inserted, one more per update: the compare-and-set token of `update`. */
+  readonly version: number;
+  readonly body: B;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** Where the leaf of the record's latest write sits in the audit log. */
+  readonly audit?: AuditRef;
+}
+
+/** A record to insert. */
+export interface NewRecord {
+  readonly kind: string;
+  readonly id: string;
+  readonly parent?: string;
+  readonly state: string;
+  readonly body: object;
+  /** The time of the write (ISO 8601). */
+  readonly at: string;
+  readonly leaf?: NewLeaf;
+}
+
+/** A compare-and-set update of a record. */
+export interface RecordUpdate {
+  readonly kind: string;
+  readonly id: string;
+  /** The version the caller read; the update happens only if the record is still at it. */
+  readonly version: number;
+  readonly state: string;
+  readonly body: object;
+  readonly at: string;
+  readonly leaf?: NewLeaf;
+}
+
+/** Listing filter for records. */
+export interface ListRecordsOptions {
+  readonly kind: string;
+  readonly parent?: string;
+  readonly state?: string;
+  /** At most this many (capped at 1000). */
+  readonly limit: number;
+  /** Oldest first (the default) or newest first. */
+  readonly order?: 'oldest' | 'newest';
+}
+
+/** Durable control-plane records. Every write is durable when its promise resolves. */
+export interface RecordRepository {
+  /**
+   * Inserts a record unless (kind, id) exists: then nothing is written (the
+   * leaf included) and the existing record is returned with `created: false`.
+   */
+  insert(record: NewRecord): Promise<{ readonly created: boolean; readonly record: ControlRecord }>;
+  /** Compare-and-set on `version`; undefined (nothing written) when the record is missing or at another version. */
+  update(change: RecordUpdate): Promise<ControlRecord | undefined>;
+  get(kind: string, id: string): Promise<ControlRecord | undefined>;
+  list(options: ListRecordsOptions): Promise<readonly ControlRecord[]>;
 }

@@ -3,10 +3,11 @@ import { GovernorError } from '../../core/errors.js';
 import { nodeAuditCrypto } from '../../audit/node-crypto.js';
 import type { BatchInfo } from '../group-commit.js';
 import { storeUnavailable } from '../store-error.js';
-import type { AuditRepository, DecisionRepository, Store } from '../store.js';
+import type { AuditRepository, DecisionRepository, RecordRepository, Store } from '../store.js';
 import { PostgresAuditLog } from './audit-log.js';
 import { PostgresAuditRepository } from './audit-repository.js';
 import { PostgresDecisionRepository } from './decision-repository.js';
+import { PostgresRecordRepository } from './record-repository.js';
 import { migratePostgres, tableNames, type TableName } from './migrations.js';
 import { PostgresConnection, type PostgresPool } from './postgres-connection.js';
 
@@ -95,12 +96,14 @@ class PostgresStore implements Store {
   readonly engine = 'postgres' as const;
   readonly decisions: DecisionRepository;
   readonly audit: AuditRepository;
+  readonly records: RecordRepository;
   readonly #connection: PostgresConnection;
 
   constructor(connection: PostgresConnection, log: PostgresAuditLog, table: TableName) {
     this.#connection = connection;
     this.decisions = new PostgresDecisionRepository(connection, table, nodeAuditCrypto);
     this.audit = new PostgresAuditRepository(connection, log, table, nodeAuditCrypto);
+    this.records = new PostgresRecordRepository(connection, table, nodeAuditCrypto);
   }
 
   async ping(): Promise<void> {

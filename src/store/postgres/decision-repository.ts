@@ -2,10 +2,10 @@ import { GovernorError } from '../../core/errors.js';
 import type { AuditRef, Decision, DecisionState, Outcome } from '../../core/types.js';
 import type { AuditCrypto } from '../../audit/pure/audit-crypto.js';
 import { checkLeaf, withAuditRef, type CheckedLeaf } from '../audit-leaf.js';
-import { listLimit, toDecisionRow, toOutcomeJson, type DecisionRow } from '../decision-row.js';
+import { listLimit, toDecisionRow, toOutcomeJson, toResolutionJson, type DecisionRow } from '../decision-row.js';
 import type { Settled } from '../group-commit.js';
 import type { BatchLog } from '../leaf-batch.js';
-import type { DecisionRepository, InsertDecisionResult, ListDecisionsOptions, NewDecision, NewLeaf } from '../store.js';
+import type { DecisionRepository, InsertDecisionResult, ListDecisionsOptions, NewDecision, NewLeaf, TransitionChange } from '../store.js';
 import type { TableName } from './migrations.js';
 import type { PostgresConnection, PostgresQueryable, PostgresWriteKind } from './postgres-connection.js';
 
@@ -29,6 +29,10 @@ interface TransitionItem {
   readonly id: string;
   readonly from: DecisionState;
   readonly to: DecisionState;
+  readonly verdict: string | undefined;
+  /** The resolution's JSON; without `audit` when `leaf` is set. */
+  readonly resolution: string | undefined;
+  readonly leaf: CheckedLeaf | undefined;
 }
 
 interface OutcomeItem {
@@ -65,7 +69,8 @@ export class PostgresDecisionRepository implements DecisionRepository {
     };
     this.#transitionKind = {
       name: 'decisions.transition',
-      write: (client, items) => transitionDecisions(client, decisions, items),
+      audited: (item) => item.leaf !== undefined,
+      write: (client, items, log) => transitionDecisions(client, decisions, items, log),
     };
     this.#outcomeKind = {
       name: 'decisions.recordOutcome',
@@ -91,8 +96,10 @@ export class PostgresDecisionRepository implements DecisionRepository {
     return this.#connection.write(this.#outcomeKind, { id, outcome: json, leaf: checked });
   }
 
-  transition(id: string, from: DecisionState, to: DecisionState): Promise<Decision | undefined> {
-    return this.#connection.write(this.#transitionKind, { id, from, to });
+  async transition(id: string, from: DecisionState, to: DecisionState, change: TransitionChange = {}): Promise<Decision | undefined> {
+    const leaf = change.leaf === undefined ? undefined : checkLeaf(this.#crypto, change.leaf);
+    const resolution = change.resolution === undefined ? undefined : toResolutionJson(change.resolution, leaf !== undefined);
+    return this.#connection.write(this.#transitionKind, { id, from, to, verdict: change.verdict, resolution, leaf });
   }
 
   async list(options: ListDecisionsOptions): Promise<readonly Decision[]> {
@@ -110,7 +117,7 @@ export class PostgresDecisionRepository implements DecisionRepository {
     values.push(limit);
     const { rows } = await this.#connection.query(
       `SELECT body FROM ${this.#table} ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
-       ORDER BY created_at DESC, seq DESC LIMIT $${values.length}`,
+       ORDER BY ${options.order === 'oldest' ? 'created_at ASC, seq ASC' : 'created_at DESC, seq DESC'} LIMIT $${values.length}`,
       values,
     );
     return (rows as BodyRow[]).map((row) => row.body);
@@ -265,16 +272,23 @@ async function transitionDecisions(
   client: PostgresQueryable,
   table: string,
   items: readonly TransitionItem[],
+  log: BatchLog,
 ): Promise<Settled<Decision | undefined>[]> {
   const results: Settled<Decision | undefined>[] = [];
-  for (const { id, from, to } of items) {
+  for (const { id, from, to, verdict, resolution, leaf } of items) {
+    const stored = resolution === undefined ? null : leaf === undefined ? resolution : withAuditRef(resolution, { index: log.next, leafHash: leaf.hex });
     const { rows } = await client.query(
-      `UPDATE ${table} SET state = $3, body = jsonb_set(body, '{state}', to_jsonb($3::text))
+      `UPDATE ${table} SET state = $3, verdict = coalesce($4, verdict),
+         body = jsonb_set(jsonb_set(
+           CASE WHEN $5::jsonb IS NULL THEN body ELSE jsonb_set(body, '{resolution}', $5::jsonb) END,
+           '{state}', to_jsonb($3::text)), '{verdict}', to_jsonb(coalesce($4, verdict)))
        WHERE id = $1 AND state = $2
        RETURNING body`,
-      [id, from, to],
+      [id, from, to, verdict ?? null, stored],
     );
-    results.push({ ok: true, value: (rows[0] as BodyRow | undefined)?.body });
+    const row = rows[0] as BodyRow | undefined;
+    if (row !== undefined && leaf !== undefined) log.take(leaf);
+    results.push({ ok: true, value: row?.body });
   }
   return results;
 }

@@ -105,6 +105,29 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       REVOKE DELETE, TRUNCATE ON ${t('audit_head')} FROM PUBLIC, CURRENT_USER;
     `,
   },
+  {
+    version: 3,
+    name: 'control records',
+    // Votes, break-glass sessions, kill switches, grants, agent cards, tool
+    // pins: one table, keyed (kind, id), updated by compare-and-set on version.
+    sql: (t) => `
+      CREATE TABLE ${t('records')} (
+        kind text NOT NULL,
+        id text NOT NULL,
+        seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+        parent text,
+        state text NOT NULL,
+        version bigint NOT NULL CHECK (version >= 1),
+        body jsonb NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        audit jsonb,
+        PRIMARY KEY (kind, id)
+      );
+      CREATE INDEX records_parent ON ${t('records')} (kind, parent, created_at, seq);
+      CREATE INDEX records_state ON ${t('records')} (kind, state, created_at, seq);
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */

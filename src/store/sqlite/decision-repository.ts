@@ -1,9 +1,9 @@
 import { GovernorError } from '../../core/errors.js';
 import type { AuditRef, Decision, DecisionState, Outcome } from '../../core/types.js';
 import { copyLeaf, withAuditRef, type CheckedLeaf } from '../audit-leaf.js';
-import { listLimit, toDecisionRow, toOutcomeJson, type DecisionRow } from '../decision-row.js';
+import { listLimit, toDecisionRow, toOutcomeJson, toResolutionJson, type DecisionRow } from '../decision-row.js';
 import type { BatchLog } from '../leaf-batch.js';
-import type { DecisionRepository, InsertDecisionResult, ListDecisionsOptions, NewDecision, NewLeaf } from '../store.js';
+import type { DecisionRepository, InsertDecisionResult, ListDecisionsOptions, NewDecision, NewLeaf, TransitionChange } from '../store.js';
 import type { SqliteConnection, SqliteDatabase, SqliteStatement } from './sqlite-connection.js';
 
 interface BodyRow {
@@ -21,6 +21,7 @@ export type InsertWriteResult =
 
 const LIST = 'SELECT body FROM decisions';
 const LIST_ORDER = 'ORDER BY created_at DESC, seq DESC LIMIT @limit';
+const LIST_OLDEST = 'ORDER BY created_at ASC, seq ASC LIMIT @limit';
 
 /**
  * Decisions on SQLite. Reads run on the store's connection; writes are queued
@@ -32,22 +33,22 @@ const LIST_ORDER = 'ORDER BY created_at DESC, seq DESC LIMIT @limit';
 export class SqliteDecisionRepository implements DecisionRepository {
   readonly #connection: SqliteConnection;
   readonly #get: SqliteStatement;
-  readonly #list: {
-    readonly all: SqliteStatement;
-    readonly state: SqliteStatement;
-    readonly agent: SqliteStatement;
-    readonly both: SqliteStatement;
-  };
+  readonly #list: Readonly<Record<string, SqliteStatement>>;
 
   constructor(connection: SqliteConnection) {
     this.#connection = connection;
     this.#get = connection.prepare('SELECT body FROM decisions WHERE id = ?');
-    this.#list = {
-      all: connection.prepare(`${LIST} ${LIST_ORDER}`),
-      state: connection.prepare(`${LIST} WHERE state = @state ${LIST_ORDER}`),
-      agent: connection.prepare(`${LIST} WHERE agent = @agent ${LIST_ORDER}`),
-      both: connection.prepare(`${LIST} WHERE state = @state AND agent = @agent ${LIST_ORDER}`),
-    };
+    const list: Record<string, SqliteStatement> = {};
+    for (const [order, clause] of [
+      ['newest', LIST_ORDER],
+      ['oldest', LIST_OLDEST],
+    ]) {
+      list[`all/${order}`] = connection.prepare(`${LIST} ${clause}`);
+      list[`state/${order}`] = connection.prepare(`${LIST} WHERE state = @state ${clause}`);
+      list[`agent/${order}`] = connection.prepare(`${LIST} WHERE agent = @agent ${clause}`);
+      list[`both/${order}`] = connection.prepare(`${LIST} WHERE state = @state AND agent = @agent ${clause}`);
+    }
+    this.#list = list;
   }
 
   async insert(entry: NewDecision): Promise<InsertDecisionResult> {
@@ -75,22 +76,18 @@ export class SqliteDecisionRepository implements DecisionRepository {
     return parse({ body });
   }
 
-  async transition(id: string, from: DecisionState, to: DecisionState): Promise<Decision | undefined> {
-    const body = await this.#connection.write({ op: 'transition', id, from, to });
+  async transition(id: string, from: DecisionState, to: DecisionState, change: TransitionChange = {}): Promise<Decision | undefined> {
+    const leaf = change.leaf === undefined ? undefined : copyLeaf(change.leaf);
+    const resolution = change.resolution === undefined ? undefined : toResolutionJson(change.resolution, leaf !== undefined);
+    const body = await this.#connection.write({ op: 'transition', id, from, to, verdict: change.verdict, resolution, leaf });
     return body === undefined ? undefined : parse({ body });
   }
 
   async list(options: ListDecisionsOptions): Promise<readonly Decision[]> {
     const limit = listLimit(options);
     const { state, agent } = options;
-    const statement =
-      state !== undefined && agent !== undefined
-        ? this.#list.both
-        : state !== undefined
-          ? this.#list.state
-          : agent !== undefined
-            ? this.#list.agent
-            : this.#list.all;
+    const filter = state !== undefined && agent !== undefined ? 'both' : state !== undefined ? 'state' : agent !== undefined ? 'agent' : 'all';
+    const statement = this.#list[`${filter}/${options.order === 'oldest' ? 'oldest' : 'newest'}`] as SqliteStatement;
     const params = { limit, ...(state === undefined ? {} : { state }), ...(agent === undefined ? {} : { agent }) };
     return this.#connection.read(() => (statement.all(params) as BodyRow[]).map(parse));
   }
@@ -124,8 +121,12 @@ export class SqliteDecisionWrites {
       RETURNING body
     `);
     this.#hasOutcome = db.prepare('SELECT outcome IS NOT NULL AS recorded FROM decisions WHERE id = ?');
+    // Expressions read the row as it was: `verdict` is the old verdict.
     this.#transition = db.prepare(`
-      UPDATE decisions SET state = @to, body = json_set(body, '$.state', @to)
+      UPDATE decisions SET state = @to, verdict = coalesce(@verdict, verdict),
+        body = json_set(
+          CASE WHEN @resolution IS NULL THEN body ELSE json_set(body, '$.resolution', json(@resolution)) END,
+          '$.state', @to, '$.verdict', coalesce(@verdict, verdict))
       WHERE id = @id AND state = @from
       RETURNING body
     `);
@@ -166,9 +167,21 @@ export class SqliteDecisionWrites {
     throw new GovernorError('CONFLICT', `decision ${id} already has an outcome`);
   }
 
-  /** Compare-and-set of the state; the decision's body after it, or undefined when it was not in `from`. */
-  transition(id: string, from: DecisionState, to: DecisionState): string | undefined {
-    const row = this.#transition.get({ id, from, to }) as BodyRow | undefined;
+  /**
+   * Compare-and-set of the state (and verdict, resolution); the decision's body
+   * after it, or undefined when it was not in `from`. The leaf is taken only
+   * when the transition happens.
+   */
+  transition(
+    change: { readonly id: string; readonly from: DecisionState; readonly to: DecisionState; readonly verdict?: string | undefined; readonly resolution?: string | undefined },
+    leaf: CheckedLeaf | undefined,
+    log: BatchLog,
+  ): string | undefined {
+    const { id, from, to } = change;
+    let resolution = change.resolution ?? null;
+    if (resolution !== null && leaf !== undefined) resolution = withAuditRef(resolution, { index: log.next, leafHash: leaf.hex });
+    const row = this.#transition.get({ id, from, to, verdict: change.verdict ?? null, resolution }) as BodyRow | undefined;
+    if (row !== undefined && leaf !== undefined) log.take(leaf);
     return row?.body;
   }
 }

@@ -104,6 +104,29 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       BEGIN SELECT RAISE(ABORT, 'audit log is append-only: its head cannot be replaced'); END;
     `,
   },
+  {
+    version: 3,
+    name: 'control records',
+    // Votes, break-glass sessions, kill switches, grants, agent cards, tool
+    // pins: one table, keyed (kind, id), updated by compare-and-set on version.
+    sql: `
+      CREATE TABLE records (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        seq INTEGER NOT NULL UNIQUE,
+        parent TEXT,
+        state TEXT NOT NULL,
+        version INTEGER NOT NULL CHECK (version >= 1),
+        body TEXT NOT NULL CHECK (json_valid(body)),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        audit TEXT CHECK (audit IS NULL OR json_valid(audit)),
+        PRIMARY KEY (kind, id)
+      ) STRICT;
+      CREATE INDEX records_parent ON records (kind, parent, created_at, seq);
+      CREATE INDEX records_state ON records (kind, state, created_at, seq);
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */

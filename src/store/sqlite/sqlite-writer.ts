@@ -10,6 +10,8 @@ import type { NewLeaf } from '../store.js';
 import { SqliteAuditLog } from './audit-log.js';
 import { SqliteAuditWrites } from './audit-repository.js';
 import { SqliteDecisionWrites, type InsertWriteResult } from './decision-repository.js';
+import { SqliteRecordWrites, type RecordInsertResult } from './record-repository.js';
+import type { RecordRow, StoredRecordRow } from '../record-row.js';
 import type { SqliteDatabase, SqliteStatement } from './sqlite-connection.js';
 
 /**
@@ -23,7 +25,18 @@ import type { SqliteDatabase, SqliteStatement } from './sqlite-connection.js';
 export type SqliteWriteCommand<L = NewLeaf> =
   | { readonly op: 'insert'; readonly row: DecisionRow; readonly leaf?: L | undefined }
   | { readonly op: 'outcome'; readonly id: string; readonly json: string; readonly leaf?: L | undefined }
-  | { readonly op: 'transition'; readonly id: string; readonly from: DecisionState; readonly to: DecisionState }
+  | {
+      readonly op: 'transition';
+      readonly id: string;
+      readonly from: DecisionState;
+      readonly to: DecisionState;
+      readonly verdict?: string | undefined;
+      /** The resolution's JSON; without `audit` when `leaf` is set. */
+      readonly resolution?: string | undefined;
+      readonly leaf?: L | undefined;
+    }
+  | { readonly op: 'record-insert'; readonly row: RecordRow; readonly leaf?: L | undefined }
+  | { readonly op: 'record-update'; readonly row: RecordRow; readonly leaf?: L | undefined }
   | { readonly op: 'append'; readonly leaf: L }
   | { readonly op: 'checkpoint'; readonly size: number; readonly note: string };
 
@@ -34,6 +47,9 @@ export interface SqliteWriteResults {
   readonly outcome: string;
   /** The decision's JSON body in its new state, or undefined when it was not in state `from`. */
   readonly transition: string | undefined;
+  readonly 'record-insert': RecordInsertResult;
+  /** The record after the update, or undefined when it was not at the expected version. */
+  readonly 'record-update': StoredRecordRow | undefined;
   /** The leaf's index. */
   readonly append: number;
   readonly checkpoint: undefined;
@@ -88,6 +104,7 @@ export class SqliteWriter implements SqliteBatchWriter {
   readonly #log: SqliteBatchLog;
   readonly #decisions: SqliteDecisionWrites;
   readonly #audit: SqliteAuditWrites;
+  readonly #records: SqliteRecordWrites;
   readonly #begin: SqliteStatement;
   readonly #commit: SqliteStatement;
   readonly #rollback: SqliteStatement;
@@ -102,6 +119,7 @@ export class SqliteWriter implements SqliteBatchWriter {
     this.#log = log;
     this.#decisions = new SqliteDecisionWrites(db);
     this.#audit = new SqliteAuditWrites(db, log);
+    this.#records = new SqliteRecordWrites(db);
     this.#begin = db.prepare('BEGIN IMMEDIATE');
     this.#commit = db.prepare('COMMIT');
     this.#rollback = db.prepare('ROLLBACK');
@@ -194,7 +212,11 @@ export class SqliteWriter implements SqliteBatchWriter {
       case 'outcome':
         return this.#decisions.recordOutcome(command.id, command.json, this.#verify(command.leaf), log);
       case 'transition':
-        return this.#decisions.transition(command.id, command.from, command.to);
+        return this.#decisions.transition(command, this.#verify(command.leaf), log);
+      case 'record-insert':
+        return this.#records.insert(command.row, this.#verify(command.leaf), log);
+      case 'record-update':
+        return this.#records.update(command.row, this.#verify(command.leaf), log);
       case 'append':
         return log.take(verifyLeaf(this.#crypto, command.leaf)).index;
       case 'checkpoint':
