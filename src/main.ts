@@ -11,6 +11,12 @@ import { createPolicyHolder, sha256Hex, type PolicyHolder } from './config/polic
 import { GovernorError } from './core/errors.js';
 import type { Principal } from './core/types.js';
 import { createDecisionService, type DecisionService } from './decisions/decision-service.js';
+import { ApprovalEvents } from './approvals/approval-events.js';
+import { createApprovalService, type ApprovalService } from './approvals/approval-service.js';
+import { createBreakGlassService, type BreakGlassService } from './approvals/break-glass.js';
+import { createOidcVerifier, type OidcOptions, type OidcVerifier } from './identity/oidc-verifier.js';
+import { combineNotifiers, type Notifier } from './notify/notifier.js';
+import { createWebhookNotifier, type WebhookFormat } from './notify/webhook-notifier.js';
 import { AGENT_AUDIENCE, OPERATOR_AUDIENCE } from './identity/claims.js';
 import { assertDistinctKeys } from './identity/keys.js';
 import { parseDuration } from './identity/parse-duration.js';
@@ -53,6 +59,14 @@ export interface GovernorOptions {
   readonly witnessesRequired?: number;
   /** Time limit of each witness request, ms. Default 5000. */
   readonly witnessTimeoutMs?: number;
+  /** Webhooks told of held actions, resolutions and break-glass overrides (HMAC-signed). */
+  readonly webhooks?: readonly { readonly url: string; readonly secret: string; readonly format?: WebhookFormat }[];
+  /** Operators may also sign in with this OIDC provider's tokens. */
+  readonly oidc?: Omit<OidcOptions, 'clock'>;
+  /** Where operators reach this Governor, for links in notifications. */
+  readonly publicUrl?: string;
+  /** How often held actions and break-glass sessions are re-read from the store, ms (default 5000 and 2000). */
+  readonly sweepIntervalMs?: number;
 }
 
 /** A wired Governor: the HTTP app and what it is made of. */
@@ -61,6 +75,10 @@ export interface Governor {
   readonly policy: PolicyHolder;
   readonly store: Store;
   readonly decisions: DecisionService;
+  readonly approvals: ApprovalService;
+  readonly breakGlass: BreakGlassService;
+  readonly events: ApprovalEvents;
+  readonly notifier: Notifier;
   readonly audit: AuditLog;
   /** The log's public verifier keys (`name+hash+base64`), one per signing key. */
   readonly auditKeys: readonly string[];
@@ -81,8 +99,8 @@ export async function openStore(options: { dataDir: string; databaseUrl?: string
   return createSqliteStore({ path: join(options.dataDir, 'governor.db') });
 }
 
-/** Creates the credential issuers and verifiers of a keyring. */
-export function createIdentity(keys: Keyring, clock: () => number) {
+/** Creates the credential issuers and verifiers of a keyring; operators may also come from a trusted OIDC provider. */
+export function createIdentity(keys: Keyring, clock: () => number, oidc?: OidcVerifier) {
   assertDistinctKeys([keys.agentIssuer.publicKey], [keys.operatorIssuer.publicKey]);
   const issuers = {
     agent: createTokenIssuer({ privateKey: keys.agentIssuer.privateKey, issuer: ISSUER, audience: AGENT_AUDIENCE, clock }),
@@ -96,6 +114,8 @@ export function createIdentity(keys: Keyring, clock: () => number) {
       return r.ok ? { ok: true, value: principalFromClaims(r.value) } : r;
     },
     operator(token) {
+      // Routed by the token's (unverified) issuer; the chosen verifier checks everything.
+      if (oidc?.claims(token)) return oidc.verify(token);
       const r = operatorVerifier.verify(token);
       return r.ok ? { ok: true, value: { name: r.value.sub, groups: r.value.groups } } : r;
     },
@@ -149,7 +169,8 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
   await ensureKeys(dataDir);
   const keys = await loadKeyring(dataDir);
   const store = await openStore({ dataDir, databaseUrl: options.databaseUrl });
-  const identity = createIdentity(keys, clock);
+  const oidc = options.oidc ? createOidcVerifier({ ...options.oidc, clock }) : undefined;
+  const identity = createIdentity(keys, clock, oidc);
   const logKeys = await ensureLogKeys(dataDir, options.auditOrigin ?? `governor/${policy.current().spec.name}`);
   const audit = createAuditLog({
     repository: store.audit,
@@ -163,6 +184,45 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
     onError: (err) => log('error', 'checkpoint signing failed', { err }),
   });
   audit.start();
+  const notifier = combineNotifiers(
+    (options.webhooks ?? []).map((w) =>
+      createWebhookNotifier({
+        url: w.url,
+        secret: w.secret,
+        ...(w.format ? { format: w.format } : {}),
+        log: (level, message, detail) => log(level, `notifier: ${message}`, detail),
+      }),
+    ),
+  );
+  const events = new ApprovalEvents();
+  const sweep = options.sweepIntervalMs === undefined ? {} : { sweepIntervalMs: options.sweepIntervalMs };
+  const approvals = createApprovalService({
+    store,
+    clock,
+    crypto: nodeAuditCrypto,
+    audit,
+    policy: () => policy.current(),
+    sha256Hex,
+    events,
+    notifier,
+    ...sweep,
+    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+    onFault: (err, context) => log('error', `fault in ${context}`, { err }),
+  });
+  const breakGlass = createBreakGlassService({
+    store,
+    clock,
+    crypto: nodeAuditCrypto,
+    audit,
+    spec: () => policy.current().spec.breakGlass,
+    newId: randomUUID,
+    events,
+    notifier,
+    ...(options.sweepIntervalMs === undefined ? {} : { refreshIntervalMs: options.sweepIntervalMs }),
+    onFault: (err, context) => log('error', `fault in ${context}`, { err }),
+  });
+  await approvals.start();
+  await breakGlass.start();
   const decisions = createDecisionService({
     policy: () => policy.current(),
     store,
@@ -171,9 +231,14 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
     sha256Hex,
     audit: { crypto: nodeAuditCrypto, log: audit },
     onFault: (err, context) => log('error', `fault in ${context}, denied`, { err }),
+    onHeld: (decision) => approvals.held(decision),
+    breakGlass,
   });
   const app = (server = createServer({
     decisions,
+    approvals,
+    breakGlass,
+    events,
     audit,
     auth: identity.auth,
     credentials: identity.credentials,
@@ -183,7 +248,7 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
         () => true,
         () => false,
       );
-      return { ok: storeOk, store: { engine: store.engine, ok: storeOk }, policy: policy.status() };
+      return { ok: storeOk, store: { engine: store.engine, ok: storeOk }, policy: policy.status(), notifications: notifier.stats() };
     },
   }));
 
@@ -193,6 +258,10 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
     policy,
     store,
     decisions,
+    approvals,
+    breakGlass,
+    events,
+    notifier,
     audit,
     auditKeys: logKeys.map((k) => k.vkey),
     issuers: identity.issuers,
@@ -201,7 +270,10 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
       if (closed) return;
       closed = true;
       policy.close();
+      approvals.stop();
+      breakGlass.stop();
       await app.close();
+      await notifier.close();
       await audit.stop();
       await store.close();
     },

@@ -37,6 +37,7 @@ export function decisionLeaf(crypto: AuditCrypto, decision: Decision, actionDige
     reasons: decision.reasons.map((r) => ({ ...r, message: clip(r.message) })),
     shadow: { verdict: decision.shadow.verdict, reasons: decision.shadow.reasons.map((r) => ({ ...r, message: clip(r.message) })) },
     ...(decision.approval ? { approval: decision.approval } : {}),
+    ...(decision.breakGlass ? { breakGlass: decision.breakGlass } : {}),
     policyDigest: decision.policy.digest,
     mode: 'enforce',
   };
@@ -84,6 +85,32 @@ export function outcomeLeaf(crypto: AuditCrypto, decision: Decision, outcome: Ou
   };
   const bytes = encoder.encode(canonicalJson(record));
   return { bytes, hash: hashLeaf(crypto, bytes) };
+}
+
+/**
+ * The leaf of a control event: a vote, a resolution of a held action (approved,
+ * rejected, expired, released), a break-glass session opened, used, closed or
+ * expired. `event` must carry `type` and `time`; strings are clipped and the
+ * leaf is bounded like a decision's (beyond the hard limit, the event is
+ * replaced by its digest next to its type, time and subject).
+ */
+export function eventLeaf(crypto: AuditCrypto, event: { readonly type: string; readonly time: string; readonly [key: string]: unknown }): NewLeaf {
+  const record = { v: 1, ...clipStrings(event) };
+  let bytes = encoder.encode(canonicalJson(record));
+  if (bytes.length > LEAF_HARD_LIMIT) {
+    const digest = encodeHex(crypto.sha256(bytes));
+    bytes = encoder.encode(canonicalJson({ v: 1, type: event.type, time: event.time, subject: event['decisionId'] ?? event['id'] ?? null, $sha256: digest }));
+  }
+  return { bytes, hash: hashLeaf(crypto, bytes) };
+}
+
+function clipStrings(value: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    out[k] = typeof v === 'string' ? clip(v) : v;
+  }
+  return out;
 }
 
 function clip(s: string): string {

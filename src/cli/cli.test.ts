@@ -225,14 +225,14 @@ describe('governor init and token issue', () => {
     const identity = createIdentity(await loadKeyring(join(dir, '.governor')), Date.now);
     const verified = identity.auth.agent(token);
     expect(verified.ok && verified.value).toMatchObject({ agent: 'deploy-bot', role: 'deployer', task: 'T-1' });
-    expect(identity.auth.operator(token).ok).toBe(false);
+    expect((await identity.auth.operator(token)).ok).toBe(false);
   });
 
   it('issues an operator credential with groups', async () => {
     const run = await cli(['token', 'issue', '--operator', 'alice', '--groups', 'sre, dba', '--ttl', '1h', '--config', config]);
     expect(run.code).toBe(0);
     const identity = createIdentity(await loadKeyring(join(dir, '.governor')), Date.now);
-    const verified = identity.auth.operator(run.out.trim());
+    const verified = await identity.auth.operator(run.out.trim());
     expect(verified.ok && verified.value).toEqual({ name: 'alice', groups: ['sre', 'dba'] });
     expect(identity.auth.agent(run.out.trim()).ok).toBe(false);
   });

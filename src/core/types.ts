@@ -54,6 +54,12 @@ export interface Principal {
   readonly task?: string;
 }
 
+/** A human operator, as a verified credential states: approvals, vetoes, kills and overrides come only from these. */
+export interface Operator {
+  readonly name: string;
+  readonly groups: readonly string[];
+}
+
 /** One resource in the predicted blast radius. */
 export interface ResourceImpact {
   readonly kind: string;
@@ -113,6 +119,7 @@ export type Primitive =
   | 'reversible-by-default'
   | 'identity-binding'
   | 'risk-tier'
+  | 'break-glass'
   | 'default';
 
 /** Why a verdict is what it is. Every reason names its rule and primitive. */
@@ -134,6 +141,24 @@ export interface Reason {
 /** What one rule says about one action. */
 export type RuleEffect = 'allow' | 'deny' | 'modify' | 'approve';
 
+/** Approvals a group must contribute to a quorum. */
+export interface GroupQuorum {
+  readonly group: string;
+  readonly min: number;
+}
+
+/**
+ * Who must approve a high-tier action: at least `approvals` distinct humans,
+ * and every group's minimum met by distinct members (AND, never OR). A deny
+ * threshold rejects the action outright.
+ */
+export interface Quorum {
+  readonly approvals: number;
+  readonly groups: readonly GroupQuorum[];
+  /** `count` denials (from `groups`, when given, else from any eligible voter) reject the action. */
+  readonly denyThreshold: { readonly count: number; readonly groups?: readonly string[] };
+}
+
 /** What an approval must state when the action is held. */
 export interface ApprovalRequirement {
   readonly tier: Tier;
@@ -141,6 +166,39 @@ export interface ApprovalRequirement {
   readonly irreversible: boolean;
   /** The rules that asked for the approval. */
   readonly rules: readonly string[];
+  /** High tier: who must approve. */
+  readonly quorum?: Quorum;
+  /** High tier: how long the action may wait for its quorum, seconds; then it expires (deny). */
+  readonly expirySeconds?: number;
+  /** Medium tier: how long owners may veto, seconds; then it is released (allow). */
+  readonly vetoWindowSeconds?: number;
+  /** Owners of the affected resources, notified (from the inventory). */
+  readonly owners?: readonly string[];
+  /** Set when held: hex SHA-256 of the canonical action; a vote must name it. */
+  readonly actionDigest?: string;
+  /** Set when held: when a high-tier action expires. */
+  readonly expiresAt?: string;
+  /** Set when held: when a medium-tier action is released unless vetoed. */
+  readonly releaseAt?: string;
+}
+
+/** How a held decision left `pending`. */
+export interface Resolution {
+  readonly state: DecisionState;
+  readonly at: string;
+  /** Why, in one sentence. */
+  readonly reason: string;
+  /** The humans whose votes decided it (empty for an expiry or a release). */
+  readonly by: readonly string[];
+  readonly audit?: AuditRef;
+}
+
+/** A break-glass session an action ran under. */
+export interface BreakGlassUse {
+  readonly id: string;
+  readonly by: string;
+  readonly reason: string;
+  readonly expiresAt: string;
 }
 
 /** The pure result of evaluating a policy against one action. */
@@ -173,6 +231,10 @@ export interface Decision {
   readonly principal: Principal;
   readonly policy: { readonly digest: string };
   readonly createdAt: string;
+  /** Set when the decision ran under a break-glass override. */
+  readonly breakGlass?: BreakGlassUse;
+  /** How a held decision was resolved. */
+  readonly resolution?: Resolution;
   readonly outcome?: Outcome;
   readonly audit?: AuditRef;
 }

@@ -1,6 +1,6 @@
 import { canonicalJson } from '../core/canonical-json.js';
 import { GovernorError } from '../core/errors.js';
-import type { Action, Decision, DecisionState, Evaluation, Outcome, Principal, Verdict } from '../core/types.js';
+import type { Action, ApprovalRequirement, BreakGlassUse, Decision, DecisionState, Evaluation, Outcome, Principal, Reason, Verdict } from '../core/types.js';
 import { evaluatePolicy, type CompiledPolicy } from '../policy/index.js';
 import { decisionLeaf, outcomeLeaf } from '../audit/audit-leaf.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -19,6 +19,10 @@ export interface DecisionServiceOptions {
   readonly audit: { readonly crypto: AuditCrypto; readonly log: AuditLog };
   /** Called with faults the service turned into denials, for the log. */
   readonly onFault?: (err: unknown, context: string) => void;
+  /** Told of every held (pending) decision once it is stored: timers, streams, notifications. */
+  readonly onHeld?: (decision: Decision) => void;
+  /** Open break-glass overrides: an action in scope is allowed, and flagged as such. */
+  readonly breakGlass?: { covering(principal: Principal, action: Action): BreakGlassUse | undefined };
 }
 
 /** The enforcement path shared by every interception adapter (HTTP API, MCP proxy, SDK). */
@@ -50,20 +54,32 @@ export function createDecisionService(options: DecisionServiceOptions): Decision
         options.onFault?.(err, 'policy evaluation');
         evaluation = failedEvaluation(action, err);
       }
-      const requestedChanged = evaluation.verdict === 'modify';
+      const now = clock();
+      const requestedChanged = evaluation.verdict === 'modify' || (evaluation.verdict === 'pending' && evaluation.reasons.some((r) => r.effect === 'modify'));
+      let verdict = evaluation.verdict;
+      let reasons = evaluation.reasons;
+      let approval = evaluation.approval && held(evaluation.approval, sha256Hex(canonicalJson(evaluation.action)), now);
+      const breakGlass = options.breakGlass?.covering(principal, evaluation.action);
+      if (breakGlass && (verdict === 'deny' || verdict === 'pending')) {
+        // The override allows what policy refused or held; every reason stays on record.
+        reasons = [overrideReason(breakGlass, verdict), ...reasons];
+        verdict = 'allow';
+        approval = undefined;
+      }
       const decision: Decision = {
         id: newId(),
-        verdict: evaluation.verdict,
-        state: STATE_OF[evaluation.verdict],
+        verdict,
+        state: STATE_OF[verdict],
         action: evaluation.action,
         ...(requestedChanged ? { requestedAction: action } : {}),
         impact: evaluation.impact,
-        reasons: evaluation.reasons,
+        reasons,
         shadow: evaluation.shadow,
-        ...(evaluation.approval ? { approval: evaluation.approval } : {}),
+        ...(approval ? { approval } : {}),
         principal,
         policy: { digest: policy.digest },
-        createdAt: new Date(clock()).toISOString(),
+        createdAt: new Date(now).toISOString(),
+        ...(breakGlass ? { breakGlass } : {}),
       };
       const result = await store.decisions.insert({
         decision,
@@ -74,6 +90,14 @@ export function createDecisionService(options: DecisionServiceOptions): Decision
       if (result.created) options.audit.log.appended(1);
       if (!result.created && result.requestDigest !== requestDigest) {
         throw new GovernorError('IDEMPOTENCY_CONFLICT', `idempotency key "${action.idempotencyKey}" was already used for a different action (decision ${result.decision.id})`);
+      }
+      if (result.created && result.decision.state === 'pending') {
+        try {
+          options.onHeld?.(result.decision);
+        } catch (err) {
+          // The decision is stored and durable; its timer is re-armed by the next sweep.
+          options.onFault?.(err, 'announcing a held decision');
+        }
       }
       return result.decision;
     },
@@ -91,6 +115,27 @@ export function createDecisionService(options: DecisionServiceOptions): Decision
       options.audit.log.appended(1);
       return updated;
     },
+  };
+}
+
+/** A held action's requirement with the times it resolves at and the digest votes must name. */
+function held(requirement: ApprovalRequirement, actionDigest: string, now: number): ApprovalRequirement {
+  return {
+    ...requirement,
+    actionDigest,
+    ...(requirement.expirySeconds === undefined ? {} : { expiresAt: new Date(now + requirement.expirySeconds * 1000).toISOString() }),
+    ...(requirement.vetoWindowSeconds === undefined ? {} : { releaseAt: new Date(now + requirement.vetoWindowSeconds * 1000).toISOString() }),
+  };
+}
+
+function overrideReason(session: BreakGlassUse, overridden: Verdict): Reason {
+  return {
+    rule: `break-glass/${session.id}`,
+    primitive: 'break-glass',
+    effect: 'allow',
+    mode: 'enforce',
+    code: 'BREAK_GLASS',
+    message: `break-glass override by ${session.by} until ${session.expiresAt} (${session.reason}); the policy said ${overridden}`,
   };
 }
 

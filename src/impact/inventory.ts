@@ -38,6 +38,8 @@ export interface InventoryNode {
   readonly environment: string;
   readonly replicas: number;
   readonly traffic: number;
+  /** Who owns the resource (teams or groups), notified of held actions on it. */
+  readonly owners: readonly string[];
   /** Nodes that depend directly on this one (reverse edges). */
   readonly dependents: readonly InventoryNode[];
 }
@@ -103,14 +105,14 @@ export function parseInventory(source: YamlSource): ParseResult<Inventory> {
   // Graph: unique ids per environment, references resolve within the environment.
   const nodes = new Map<string, { node: InventoryNode & { dependents: InventoryNode[] } }>();
   const key = (environment: string, kind: string, id: string) => `${environment}\u0000${kind}\u0000${id}`;
-  const add = (kind: 'service' | 'database', id: string, environment: string, replicas: number, traffic: number, path: (string | number)[]) => {
+  const add = (kind: 'service' | 'database', id: string, environment: string, replicas: number, traffic: number, owners: readonly string[], path: (string | number)[]) => {
     const k = key(environment, kind, id);
     if (nodes.has(k)) return r.fail(path, `duplicate ${kind} "${id}" in environment "${environment}"`);
-    nodes.set(k, { node: { kind, id, environment, replicas, traffic, dependents: [] } });
+    nodes.set(k, { node: { kind, id, environment, replicas, traffic, owners, dependents: [] } });
     return undefined;
   };
-  services.forEach((s, i) => add('service', s.id, s.environment, s.replicas, s.traffic, ['services', i, 'id']));
-  dataStores.forEach((d, i) => add('database', d.id, d.environment, 1, 0, ['dataStores', i, 'id']));
+  services.forEach((s, i) => add('service', s.id, s.environment, s.replicas, s.traffic, s.owners, ['services', i, 'id']));
+  dataStores.forEach((d, i) => add('database', d.id, d.environment, 1, 0, d.owners, ['dataStores', i, 'id']));
   services.forEach((s, i) => {
     const self = nodes.get(key(s.environment, 'service', s.id))?.node;
     if (!self) return;

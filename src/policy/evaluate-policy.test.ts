@@ -36,7 +36,16 @@ describe('evaluatePolicy with the example policy', () => {
   it('holds an irreversible action for high-tier approval that says it cannot be undone', () => {
     const e = evaluate({ tool: 'run_sql', environment: 'prod', params: { database: 'orders-db' }, sql: 'DELETE FROM carts WHERE age > 30' });
     expect(e.verdict).toBe('pending');
-    expect(e.approval).toEqual({ tier: 'high', irreversible: true, rules: ['irreversible-needs-approval'] });
+    expect(e.approval).toEqual({
+      tier: 'high',
+      irreversible: true,
+      rules: ['irreversible-needs-approval'],
+      // The defaults: one approval from any operator, one denial rejects, an hour to decide.
+      quorum: { approvals: 1, groups: [], denyThreshold: { count: 1 } },
+      expirySeconds: 3600,
+      // The database's owners and the owners of the services that depend on it.
+      owners: ['team-checkout', 'team-dba', 'team-payments'],
+    });
     expect(e.reasons.find((r) => r.rule === 'irreversible-needs-approval')?.message).toMatch(/cannot be undone/);
   });
 

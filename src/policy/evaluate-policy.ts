@@ -1,10 +1,14 @@
 import { decide } from '../core/decide.js';
-import type { Action, Evaluation, Impact, Principal, Reason, Target, Tier, Verdict } from '../core/types.js';
+import type { Action, ApprovalRequirement, Evaluation, Impact, Principal, Quorum, Reason, Target, Tier, Verdict } from '../core/types.js';
+import type { Inventory } from '../impact/inventory.js';
 import { normalizeAction } from '../impact/normalize-action.js';
 import { predictImpact } from '../impact/predict-impact.js';
 import { createCelContext } from './cel-environment.js';
 import type { CompiledPolicy, CompiledRule } from './compile-policy.js';
-import type { ToolSpec } from './policy.js';
+import type { ApprovalSpec, ToolSpec } from './policy.js';
+
+/** Defaults of an approval requirement a rule leaves unset. */
+export const APPROVAL_DEFAULTS = { approvals: 1, denials: 1, expirySeconds: 3_600, vetoWindowSeconds: 900 } as const;
 
 interface Pass {
   readonly action: Action;
@@ -13,6 +17,8 @@ interface Pass {
   readonly shadow: Reason[];
   /** Smallest scale any enforced modify reason asked for. */
   readonly scale: number;
+  /** How each enforced escalating rule wants the action approved. */
+  readonly approvals: { readonly tier: Tier; readonly spec: ApprovalSpec }[];
 }
 
 /**
@@ -35,7 +41,7 @@ export function evaluatePolicy(policy: CompiledPolicy, principal: Principal, req
     verdict === 'deny' && !reasons.some((r) => r.effect === 'deny') ? [...reasons, defaultDeny(first.action)] : reasons;
 
   if (combined.verdict !== 'modify' && !(combined.verdict === 'pending' && first.scale < 1)) {
-    return result(combined.verdict, first, withDefault(first.enforced, combined.verdict), shadow, combined.tier);
+    return result(policy.inventory, combined.verdict, first, withDefault(first.enforced, combined.verdict), shadow, combined.tier);
   }
 
   const bounded = tool ? boundAction(first.action, first.impact, first.scale, tool) : undefined;
@@ -48,7 +54,7 @@ export function evaluatePolicy(policy: CompiledPolicy, principal: Principal, req
   const again = decide(second.enforced, policy.fallback(second.action.environment));
   const reasons = withDefault([...modifyReasons, ...second.enforced], again.verdict);
   const verdict = again.verdict === 'allow' ? 'modify' : again.verdict;
-  return result(verdict, second, reasons, shadow, again.tier);
+  return result(policy.inventory, verdict, second, reasons, shadow, again.tier);
 }
 
 function runPass(policy: CompiledPolicy, principal: Principal, requested: Action, tool: ToolSpec | undefined, allowModify: boolean): Pass {
@@ -59,6 +65,7 @@ function runPass(policy: CompiledPolicy, principal: Principal, requested: Action
   const input = { principal, action, impact, tool };
   const enforced: Reason[] = [];
   const shadow: Reason[] = [];
+  const approvals: Pass['approvals'] = [];
   let scale = 1;
   for (const rule of policy.rulesFor(action.tool, action.environment)) {
     const reason = runRule(rule, context, input, allowModify);
@@ -69,8 +76,9 @@ function runPass(policy: CompiledPolicy, principal: Principal, requested: Action
     }
     enforced.push(reason);
     if (reason.effect === 'modify' && reason.scale !== undefined) scale = Math.min(scale, reason.scale);
+    if (reason.effect === 'approve' && 'approval' in rule.spec.primitive) approvals.push({ tier: reason.tier ?? 'high', spec: rule.spec.primitive.approval });
   }
-  return { action, impact, enforced, shadow, scale };
+  return { action, impact, enforced, shadow, scale, approvals };
 }
 
 function runRule(rule: CompiledRule, context: ReturnType<typeof createCelContext>, input: Parameters<CompiledRule['evaluate']>[0], allowModify: boolean): Reason | undefined {
@@ -130,13 +138,65 @@ function boundAction(action: Action, impact: Impact, scale: number, tool: ToolSp
   return { ...action, targets, params };
 }
 
-function result(verdict: Verdict, pass: Pass, reasons: readonly Reason[], shadow: Evaluation['shadow'], tier: Tier | undefined): Evaluation {
+function result(inventory: Inventory, verdict: Verdict, pass: Pass, reasons: readonly Reason[], shadow: Evaluation['shadow'], tier: Tier | undefined): Evaluation {
   const evaluation: Mutable<Evaluation> = { verdict, action: pass.action, impact: pass.impact, reasons, shadow };
   if (verdict === 'pending' && tier !== undefined) {
     const rules = pass.enforced.filter((r) => r.effect === 'approve').map((r) => r.rule);
-    evaluation.approval = { tier, irreversible: !pass.impact.reversible, rules };
+    evaluation.approval = approvalRequirement(tier, !pass.impact.reversible, rules, pass.approvals, ownersOf(inventory, pass.impact));
   }
   return evaluation;
+}
+
+/**
+ * Merges the approval settings of every escalating rule of the winning tier:
+ * the largest quorum (most approvals, every group at its largest minimum),
+ * the strictest deny threshold, the shortest expiry, the longest veto window.
+ */
+export function approvalRequirement(
+  tier: Tier,
+  irreversible: boolean,
+  rules: readonly string[],
+  specs: readonly { readonly tier: Tier; readonly spec: ApprovalSpec }[],
+  owners: readonly string[],
+): ApprovalRequirement {
+  const mine = specs.filter((s) => s.tier === tier).map((s) => s.spec);
+  const base = { tier, irreversible, rules, owners };
+  if (tier === 'medium') {
+    const windows = mine.map((s) => s.vetoWindowSeconds ?? APPROVAL_DEFAULTS.vetoWindowSeconds);
+    return { ...base, vetoWindowSeconds: windows.length === 0 ? APPROVAL_DEFAULTS.vetoWindowSeconds : Math.max(...windows) };
+  }
+  const groups = new Map<string, number>();
+  let approvals: number = APPROVAL_DEFAULTS.approvals;
+  let denials: number = APPROVAL_DEFAULTS.denials;
+  let denyGroups: Set<string> | undefined;
+  let anyoneMayDeny = false;
+  let expirySeconds: number = mine.length === 0 ? APPROVAL_DEFAULTS.expirySeconds : Infinity;
+  for (const spec of mine) {
+    for (const g of spec.groups ?? []) groups.set(g.group, Math.max(groups.get(g.group) ?? 0, g.min));
+    const groupTotal = (spec.groups ?? []).reduce((n, g) => n + g.min, 0);
+    approvals = Math.max(approvals, spec.approvals ?? Math.max(APPROVAL_DEFAULTS.approvals, groupTotal));
+    denials = Math.min(denials, spec.denyThreshold?.count ?? APPROVAL_DEFAULTS.denials);
+    if (spec.denyThreshold?.groups) {
+      denyGroups ??= new Set();
+      for (const g of spec.denyThreshold.groups) denyGroups.add(g);
+    } else anyoneMayDeny = true;
+    expirySeconds = Math.min(expirySeconds, spec.expirySeconds ?? APPROVAL_DEFAULTS.expirySeconds);
+  }
+  const groupList = [...groups].map(([group, min]) => ({ group, min })).sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+  approvals = Math.max(approvals, groupList.reduce((n, g) => n + g.min, 0));
+  const quorum: Quorum = {
+    approvals,
+    groups: groupList,
+    denyThreshold: { count: denials, ...(denyGroups && !anyoneMayDeny ? { groups: [...denyGroups].sort() } : {}) },
+  };
+  return { ...base, quorum, expirySeconds };
+}
+
+/** Owners of the resources an action touches (targets and dependents), from the inventory. */
+function ownersOf(inventory: Inventory, impact: Impact): string[] {
+  const owners = new Set<string>();
+  for (const r of impact.resources) for (const o of inventory.find(r.environment, r.kind, r.id)?.owners ?? []) owners.add(o);
+  return [...owners].sort();
 }
 
 function defaultDeny(action: Action): Reason {

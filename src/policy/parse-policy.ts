@@ -1,12 +1,22 @@
 import type { ParseResult } from '../core/errors.js';
 import type { RuleMode, Tier } from '../core/types.js';
-import type { BlastRadiusSpec, NetworkBoundarySpec, PolicySpec, PrimitiveSpec, RuleMatch, RuleSpec, ToolSpec } from './policy.js';
+import { parseDuration } from '../identity/parse-duration.js';
+import type { ApprovalSpec, BlastRadiusSpec, BreakGlassSpec, NetworkBoundarySpec, PolicySpec, PrimitiveSpec, RuleMatch, RuleSpec, ToolSpec } from './policy.js';
 import { IDENTIFIER, IDENTIFIER_NAME, Reader, type YamlSource } from './yaml-source.js';
 
 /** Most rules a policy may hold. */
 export const MAX_RULES = 10_000;
 /** Longest CEL condition accepted. */
 export const MAX_CONDITION_LENGTH = 4096;
+/** Longest a held action may wait for its quorum: 7 days. */
+export const MAX_EXPIRY_SECONDS = 7 * 86_400;
+/** Longest veto window: 1 day. */
+export const MAX_VETO_WINDOW_SECONDS = 86_400;
+/** Longest break-glass override a policy may allow: 24 hours. */
+export const MAX_BREAK_GLASS_SECONDS = 86_400;
+/** Most approvals a quorum may ask for. */
+export const MAX_APPROVALS = 16;
+const APPROVAL_KEYS = ['approvals', 'groups', 'denyThreshold', 'expiry', 'vetoWindow'];
 
 /** The YAML key of each primitive. */
 const PRIMITIVE_KEYS = {
@@ -27,7 +37,7 @@ const id = { pattern: IDENTIFIER, patternName: IDENTIFIER_NAME };
 /** Validates the structure of a policy file. CEL conditions are checked later, at compile time. */
 export function parsePolicy(source: YamlSource): ParseResult<PolicySpec> {
   const r = new Reader(source);
-  const root = r.object([], source.value, ['version', 'name', 'inventory', 'defaults', 'tools', 'rules']);
+  const root = r.object([], source.value, ['version', 'name', 'inventory', 'defaults', 'tools', 'rules', 'breakGlass']);
   if (!root) return { ok: false, issues: r.issues };
   if (root.version !== 1) r.fail(['version'], `expected version: 1, got ${JSON.stringify(root.version ?? null)}`);
   const name = root.name === undefined ? 'governor' : r.string(['name'], root.name, id);
@@ -59,8 +69,70 @@ export function parsePolicy(source: YamlSource): ParseResult<PolicySpec> {
     rules.push(rule);
   });
 
-  if (r.issues.length > 0 || name === undefined || inventory === undefined) return { ok: false, issues: r.issues };
-  return { ok: true, value: { version: 1, name, inventory, defaults: { verdict, environments }, tools, rules } };
+  const breakGlass = parseBreakGlass(r, root.breakGlass ?? {});
+
+  if (r.issues.length > 0 || name === undefined || inventory === undefined || breakGlass === undefined) return { ok: false, issues: r.issues };
+  return { ok: true, value: { version: 1, name, inventory, defaults: { verdict, environments }, tools, rules, breakGlass } };
+}
+
+function parseBreakGlass(r: Reader, raw: unknown): BreakGlassSpec | undefined {
+  const p = ['breakGlass'];
+  const o = r.object(p, raw, ['groups', 'maxTtl']);
+  if (!o) return undefined;
+  const groups = r.stringList([...p, 'groups'], o.groups ?? ['break-glass'], id);
+  const maxTtlSeconds = duration(r, [...p, 'maxTtl'], o.maxTtl ?? '1h', 1, MAX_BREAK_GLASS_SECONDS);
+  if (!groups || maxTtlSeconds === undefined) return undefined;
+  if (groups.length === 0) return r.fail([...p, 'groups'], 'at least one operator group must be allowed to open a break-glass override');
+  return { groups, maxTtlSeconds };
+}
+
+/** A duration (`90s`, `15m`, `1h`, `1d` or seconds) within [min, max] seconds. */
+function duration(r: Reader, p: (string | number)[], raw: unknown, min: number, max: number): number | undefined {
+  const parsed = parseDuration(raw as string | number);
+  if (!parsed.ok) return r.fail(p, parsed.issues.map((i) => i.message).join('; '));
+  if (parsed.value < min || parsed.value > max) return r.fail(p, `expected a duration from ${min}s to ${max}s, got ${parsed.value}s`);
+  return parsed.value;
+}
+
+function parseApproval(r: Reader, p: (string | number)[], o: Record<string, unknown>, tier: Tier): ApprovalSpec | undefined {
+  const spec: { -readonly [K in keyof ApprovalSpec]: ApprovalSpec[K] | undefined } = {};
+  const before = r.issues.length;
+  if (tier !== 'high') {
+    for (const k of ['approvals', 'groups', 'denyThreshold', 'expiry']) {
+      if (o[k] !== undefined) r.fail([...p, k], `${k} applies to tier high only (a ${tier}-tier action ${tier === 'medium' ? 'waits out a veto window' : 'proceeds, logged'})`);
+    }
+  }
+  if (tier !== 'medium' && o.vetoWindow !== undefined) r.fail([...p, 'vetoWindow'], 'vetoWindow applies to tier medium only');
+  if (o.vetoWindow !== undefined) spec.vetoWindowSeconds = duration(r, [...p, 'vetoWindow'], o.vetoWindow, 1, MAX_VETO_WINDOW_SECONDS);
+  if (o.expiry !== undefined) spec.expirySeconds = duration(r, [...p, 'expiry'], o.expiry, 1, MAX_EXPIRY_SECONDS);
+  if (o.groups !== undefined) {
+    const groups = r.array([...p, 'groups'], o.groups, 32) ?? [];
+    const seen = new Set<string>();
+    spec.groups = groups.flatMap((raw, i) => {
+      const g = r.object([...p, 'groups', i], raw, ['group', 'min']);
+      const group = g && r.string([...p, 'groups', i, 'group'], g.group, id);
+      const min = g && r.number([...p, 'groups', i, 'min'], g.min ?? 1, { min: 1, max: MAX_APPROVALS, integer: true });
+      if (!group || min === undefined) return [];
+      if (seen.has(group)) r.fail([...p, 'groups', i, 'group'], `group "${group}" is listed twice`);
+      seen.add(group);
+      return [{ group, min }];
+    });
+  }
+  const groupTotal = (spec.groups ?? []).reduce((n, g) => n + g.min, 0);
+  if (o.approvals !== undefined) {
+    spec.approvals = r.number([...p, 'approvals'], o.approvals, { min: 1, max: MAX_APPROVALS, integer: true });
+    if (spec.approvals !== undefined && spec.approvals < groupTotal) {
+      r.fail([...p, 'approvals'], `approvals (${spec.approvals}) is less than the group minimums together (${groupTotal}); every group must be met by distinct people`);
+    }
+  }
+  if (o.denyThreshold !== undefined) {
+    const d = r.object([...p, 'denyThreshold'], o.denyThreshold, ['count', 'groups']);
+    const count = d && r.number([...p, 'denyThreshold', 'count'], d.count ?? 1, { min: 1, max: MAX_APPROVALS, integer: true });
+    const groups = d?.groups === undefined ? undefined : r.stringList([...p, 'denyThreshold', 'groups'], d.groups, id);
+    if (count !== undefined) spec.denyThreshold = { count, ...(groups ? { groups } : {}) };
+  }
+  if (r.issues.length > before) return undefined;
+  return Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as ApprovalSpec;
 }
 
 function parseTool(r: Reader, toolName: string, raw: unknown): ToolSpec | undefined {
@@ -199,9 +271,10 @@ function parsePrimitive(r: Reader, p: (string | number)[], key: PrimitiveKey, ra
       return { kind: 'network-boundary', spec };
     }
     case 'reversibility': {
-      only(['tier']);
+      only(['tier', ...APPROVAL_KEYS]);
       const t = tier(o.tier, 'high');
-      return t ? { kind: 'reversible-by-default', tier: t } : undefined;
+      const approval = t && parseApproval(r, p, o, t);
+      return t && approval ? { kind: 'reversible-by-default', tier: t, approval } : undefined;
     }
     case 'identity': {
       only(['requireTask', 'roles', 'agents']);
@@ -212,10 +285,11 @@ function parsePrimitive(r: Reader, p: (string | number)[], key: PrimitiveKey, ra
       return { kind: 'identity-binding', requireTask, ...(roles ? { roles } : {}), ...(agents ? { agents } : {}) };
     }
     case 'riskTier': {
-      only(['tier', 'message']);
+      only(['tier', 'message', ...APPROVAL_KEYS]);
       const t = tier(o.tier, 'high');
       const message = o.message === undefined ? undefined : r.string([...p, 'message'], o.message, { max: 1024 });
-      return t ? { kind: 'risk-tier', tier: t, ...(message ? { message } : {}) } : undefined;
+      const approval = t && parseApproval(r, p, o, t);
+      return t && approval ? { kind: 'risk-tier', tier: t, approval, ...(message ? { message } : {}) } : undefined;
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { RuleMode, Tier } from '../core/types.js';
+import type { GroupQuorum, RuleMode, Tier } from '../core/types.js';
 
 /** How the tool catalog describes one tool: the facts Governor trusts over the agent's word. */
 export interface ToolSpec {
@@ -51,15 +51,36 @@ export interface NetworkBoundarySpec {
   readonly sameEnvironment: boolean;
 }
 
+/**
+ * How a rule that escalates an action wants it approved; unset fields take
+ * the defaults (one approval from any operator, one denial rejects, 1 h
+ * expiry, 15 min veto window).
+ */
+export interface ApprovalSpec {
+  readonly approvals?: number;
+  readonly groups?: readonly GroupQuorum[];
+  readonly denyThreshold?: { readonly count: number; readonly groups?: readonly string[] };
+  readonly expirySeconds?: number;
+  readonly vetoWindowSeconds?: number;
+}
+
+/** Who may open a break-glass override and for how long. */
+export interface BreakGlassSpec {
+  /** Operator groups allowed to open one. */
+  readonly groups: readonly string[];
+  /** Longest override, seconds. */
+  readonly maxTtlSeconds: number;
+}
+
 /** The primitive of a rule and its settings. */
 export type PrimitiveSpec =
   | { readonly kind: 'allow'; readonly message?: string }
   | { readonly kind: 'deny'; readonly message: string }
   | { readonly kind: 'blast-radius'; readonly spec: BlastRadiusSpec }
   | { readonly kind: 'network-boundary'; readonly spec: NetworkBoundarySpec }
-  | { readonly kind: 'reversible-by-default'; readonly tier: Tier }
+  | { readonly kind: 'reversible-by-default'; readonly tier: Tier; readonly approval: ApprovalSpec }
   | { readonly kind: 'identity-binding'; readonly requireTask: boolean; readonly roles?: readonly string[]; readonly agents?: readonly string[] }
-  | { readonly kind: 'risk-tier'; readonly tier: Tier; readonly message?: string };
+  | { readonly kind: 'risk-tier'; readonly tier: Tier; readonly message?: string; readonly approval: ApprovalSpec };
 
 /** One rule as written in the policy file. */
 export interface RuleSpec {
@@ -87,4 +108,5 @@ export interface PolicySpec {
   };
   readonly tools: Readonly<Record<string, ToolSpec>>;
   readonly rules: readonly RuleSpec[];
+  readonly breakGlass: BreakGlassSpec;
 }

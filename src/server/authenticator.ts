@@ -1,11 +1,7 @@
 import type { ParseResult } from '../core/errors.js';
-import type { Principal } from '../core/types.js';
+import type { Operator, Principal } from '../core/types.js';
 
-/** A human operator, as their credential states. */
-export interface Operator {
-  readonly name: string;
-  readonly groups: readonly string[];
-}
+export type { Operator };
 
 /**
  * How the HTTP adapter checks bearer tokens. Agents and operators are verified
@@ -13,7 +9,8 @@ export interface Operator {
  */
 export interface Authenticator {
   agent(token: string): ParseResult<Principal>;
-  operator(token: string): ParseResult<Operator>;
+  /** Governor's own operator credentials, or an OIDC provider's tokens the configuration trusts. */
+  operator(token: string): ParseResult<Operator> | Promise<ParseResult<Operator>>;
 }
 
 /** Issues agent credentials for `POST /v1/agents/:id/credentials`. */

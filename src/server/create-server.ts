@@ -4,6 +4,10 @@ import type { Action, Principal } from '../core/types.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { DecisionService } from '../decisions/decision-service.js';
 import { registerAuditRoutes } from './audit-routes.js';
+import { registerApprovalRoutes } from './approval-routes.js';
+import type { ApprovalEvents } from '../approvals/approval-events.js';
+import type { ApprovalService } from '../approvals/approval-service.js';
+import type { BreakGlassService } from '../approvals/break-glass.js';
 import type { Authenticator, CredentialIssuer, Operator } from './authenticator.js';
 import { HTTP_STATUS, type ErrorBody } from './http-errors.js';
 import { ACTION_LIMITS, credentialRequestSchema, decisionRequestSchema, idParamSchema, jsonDepth, outcomeSchema } from '../decisions/schemas.js';
@@ -14,6 +18,11 @@ export interface ServerOptions {
   readonly audit: AuditLog;
   readonly auth: Authenticator;
   readonly credentials: CredentialIssuer;
+  readonly approvals: ApprovalService;
+  readonly breakGlass: BreakGlassService;
+  readonly events: ApprovalEvents;
+  /** Longest long-poll of `GET /v1/decisions/:id?wait=`, seconds. Default 60. */
+  readonly maxWaitSeconds?: number;
   /** Health of the parts the server depends on; `ok: false` gives 503. */
   readonly health: () => Promise<{ ok: boolean; [key: string]: unknown }>;
   /** Largest request body, bytes. Default 64 KiB. */
@@ -80,7 +89,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     request.principal = result.value;
   };
   const requireOperator = async (request: FastifyRequest) => {
-    const result = options.auth.operator(bearer(request));
+    const result = await options.auth.operator(bearer(request));
     if (!result.ok) throw new GovernorError('UNAUTHENTICATED', `operator credential refused: ${result.issues.map((i) => i.message).join('; ')}`);
     request.operator = result.value;
   };
@@ -92,7 +101,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
       request.principal = asAgent.value;
       return;
     }
-    const asOperator = options.auth.operator(token);
+    const asOperator = await options.auth.operator(token);
     if (asOperator.ok) {
       request.operator = asOperator.value;
       return;
@@ -126,13 +135,37 @@ export function createServer(options: ServerOptions): FastifyInstance {
     },
   );
 
-  app.get<{ Params: { id: string } }>('/v1/decisions/:id', { schema: { params: idParamSchema }, onRequest: requireAnyone }, async (request) => {
-    const decision = await options.decisions.get(request.params.id);
-    if (!decision || (request.principal && decision.principal.agent !== request.principal.agent)) {
-      throw new GovernorError('NOT_FOUND', `no decision ${request.params.id}`);
-    }
-    return decision;
-  });
+  const maxWait = options.maxWaitSeconds ?? 60;
+  app.get<{ Params: { id: string }; Querystring: { wait?: number } }>(
+    '/v1/decisions/:id',
+    {
+      schema: {
+        params: idParamSchema,
+        querystring: { type: 'object', additionalProperties: false, properties: { wait: { type: 'integer', minimum: 0, maximum: maxWait } } },
+      },
+      onRequest: requireAnyone,
+    },
+    async (request) => {
+      const read = async () => {
+        const decision = await options.decisions.get(request.params.id);
+        if (!decision || (request.principal && decision.principal.agent !== request.principal.agent)) {
+          throw new GovernorError('NOT_FOUND', `no decision ${request.params.id}`);
+        }
+        return decision;
+      };
+      let decision = await read();
+      // Long-poll: wait for a held decision to resolve, up to `wait` seconds. The
+      // store is re-read every second too, for resolutions on other replicas.
+      const deadline = Date.now() + (request.query.wait ?? 0) * 1000;
+      const gone = new AbortController();
+      request.raw.once('close', () => gone.abort());
+      while (decision.state === 'pending' && Date.now() < deadline && !gone.signal.aborted) {
+        await options.events.resolution(decision.id, Math.min(1000, deadline - Date.now()), gone.signal);
+        decision = await read();
+      }
+      return decision;
+    },
+  );
 
   app.post<{ Params: { id: string }; Body: { status: 'succeeded' | 'failed'; detail?: unknown } }>(
     '/v1/decisions/:id/outcome',
@@ -154,6 +187,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   );
 
   registerAuditRoutes(app, options.audit, { reader: requireAnyone, operator: requireOperator });
+  registerApprovalRoutes(app, options, { operator: requireOperator });
 
   return app;
 }
