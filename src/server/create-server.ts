@@ -136,12 +136,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
   );
 
   const maxWait = options.maxWaitSeconds ?? 60;
-  app.get<{ Params: { id: string }; Querystring: { wait?: number } }>(
+  // Long-polls end (answering with the current state) when the server closes, so a restart never hangs on them.
+  const closing = new AbortController();
+  app.addHook('preClose', async () => closing.abort());
+  app.get<{ Params: { id: string }; Querystring: { wait?: string } }>(
     '/v1/decisions/:id',
     {
       schema: {
         params: idParamSchema,
-        querystring: { type: 'object', additionalProperties: false, properties: { wait: { type: 'integer', minimum: 0, maximum: maxWait } } },
+        querystring: { type: 'object', additionalProperties: false, properties: { wait: { type: 'string', pattern: '^[0-9]{1,6}$' } } },
       },
       onRequest: requireAnyone,
     },
@@ -153,15 +156,24 @@ export function createServer(options: ServerOptions): FastifyInstance {
         }
         return decision;
       };
+      const wait = Number(request.query.wait ?? 0);
+      if (wait > maxWait) throw new GovernorError('BAD_REQUEST', `wait is at most ${maxWait} seconds, got ${wait}; poll again to wait longer`);
       let decision = await read();
       // Long-poll: wait for a held decision to resolve, up to `wait` seconds. The
       // store is re-read every second too, for resolutions on other replicas.
-      const deadline = Date.now() + (request.query.wait ?? 0) * 1000;
+      const deadline = Date.now() + wait * 1000;
       const gone = new AbortController();
-      request.raw.once('close', () => gone.abort());
-      while (decision.state === 'pending' && Date.now() < deadline && !gone.signal.aborted) {
-        await options.events.resolution(decision.id, Math.min(1000, deadline - Date.now()), gone.signal);
-        decision = await read();
+      const abort = () => gone.abort();
+      request.raw.once('close', abort);
+      closing.signal.addEventListener('abort', abort, { once: true });
+      try {
+        while (decision.state === 'pending' && Date.now() < deadline && !gone.signal.aborted) {
+          await options.events.resolution(decision.id, Math.min(1000, deadline - Date.now()), gone.signal);
+          decision = await read();
+        }
+      } finally {
+        request.raw.off('close', abort);
+        closing.signal.removeEventListener('abort', abort);
       }
       return decision;
     },
