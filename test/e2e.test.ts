@@ -142,6 +142,36 @@ describe('governor, end to end', () => {
     expect(anonymous.status).toBe(401);
   });
 
+  it('holds production SQL until a DBA and an SRE lead approve from the CLI; the agent long-poll returns allow', async () => {
+    const url = (server as Served).url;
+    const dba = governor('token', 'issue', '--agent', 'sql-bot', '--role', 'dba', '--task', 'T-9', '--config', config).trim();
+    const held = await fetch(`${url}/v1/decisions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${dba}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ action: { tool: 'run_sql', environment: 'prod', params: { database: 'orders-db', sql: 'DELETE FROM carts WHERE age > 30' }, taskId: 'T-9' } }),
+    });
+    const decision = (await held.json()) as DecisionBody & { state: string };
+    expect(decision.verdict).toBe('pending');
+    const poll = fetch(`${url}/v1/decisions/${decision.id}?wait=30`, { headers: { authorization: `Bearer ${dba}` } });
+
+    const ann = governor('token', 'issue', '--operator', 'ann', '--groups', 'dba', '--config', config).trim();
+    const cat = governor('token', 'issue', '--operator', 'cat', '--groups', 'sre-lead', '--config', config).trim();
+    const listed = governor('approvals', '--url', url, '--token', ann);
+    expect(listed).toContain(decision.id);
+    expect(listed).toContain('IRREVERSIBLE');
+    expect(listed).toContain('quorum: 2 approval(s), 1 from dba, 1 from sre-lead');
+    // A plain approve of an irreversible action is refused, with the way out.
+    expect(() => governor('approve', decision.id, '--reason', 'looks fine', '--url', url, '--token', ann)).toThrow(/--acknowledge-irreversible/);
+    expect(governor('approve', decision.id, '--reason', 'reviewed the query plan', '--acknowledge-irreversible', '--url', url, '--token', ann)).toContain(
+      'still pending: 1 more approval(s) of 2; 1 more from group sre-lead',
+    );
+    expect(governor('approve', decision.id, '--reason', 'carts are disposable', '--acknowledge-irreversible', '--url', url, '--token', cat)).toContain('is now approved (allow)');
+    const polled = (await (await poll).json()) as DecisionBody & { state: string };
+    expect(polled).toMatchObject({ id: decision.id, state: 'approved', verdict: 'allow' });
+    // An agent credential is not an operator's.
+    expect(() => governor('approvals', '--url', url, '--token', dba)).toThrow(/UNAUTHENTICATED/);
+  });
+
   it('keeps serving the last good policy when a broken edit lands on disk', async () => {
     const before = await health();
     const good = await readFile(config, 'utf8');

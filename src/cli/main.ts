@@ -1,5 +1,6 @@
 import { isGovernorError } from '../core/errors.js';
 import { UsageError, type Command, type Io } from './args.js';
+import { approvalsCommand, approveCommand, breakGlassCommand, denyCommand } from './commands/approvals.js';
 import { auditCommand } from './commands/audit.js';
 import { checkCommand } from './commands/check.js';
 import { initCommand } from './commands/init.js';
@@ -8,14 +9,26 @@ import { serveCommand } from './commands/serve.js';
 import { tokenCommand } from './commands/token.js';
 import { witnessCommand } from './commands/witness.js';
 
-const COMMANDS: readonly Command[] = [initCommand, serveCommand, checkCommand, policyCommand, tokenCommand, auditCommand, witnessCommand];
+const COMMANDS: readonly Command[] = [
+  initCommand,
+  serveCommand,
+  checkCommand,
+  policyCommand,
+  tokenCommand,
+  approvalsCommand,
+  approveCommand,
+  denyCommand,
+  breakGlassCommand,
+  auditCommand,
+  witnessCommand,
+];
 
 const USAGE = `Usage: governor <command> [options]
 
 Governor decides whether an AI agent's infrastructure action may run.
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(8)} ${c.summary}`).join('\n')}
+${COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}
 
 Run 'governor <command> --help' for a command's options.`;
 

@@ -63,19 +63,19 @@ export function registerApprovalRoutes(
   const { approvals, breakGlass, events } = services;
   const operatorOf = (request: FastifyRequest): Operator => request.operator as Operator;
 
-  app.get<{ Querystring: { state?: (typeof STATES)[number]; limit?: number } }>(
+  app.get<{ Querystring: { state?: (typeof STATES)[number]; limit?: string } }>(
     '/v1/approvals',
     {
       schema: {
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { state: { type: 'string', enum: STATES }, limit: { type: 'integer', minimum: 1, maximum: 1000 } },
+          properties: { state: { type: 'string', enum: STATES }, limit: { type: 'string', pattern: '^([1-9][0-9]{0,2}|1000)$' } },
         },
       },
       onRequest: guards.operator,
     },
-    async (request) => ({ approvals: await approvals.list({ state: (request.query.state ?? 'pending') as DecisionState, limit: request.query.limit ?? 100 }) }),
+    async (request) => ({ approvals: await approvals.list({ state: (request.query.state ?? 'pending') as DecisionState, limit: Number(request.query.limit ?? 100) }) }),
   );
 
   // Registered before /:id so that "stream" is not taken for an id.
