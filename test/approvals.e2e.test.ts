@@ -3,7 +3,8 @@
  * expiry, forged and replayed votes, policy changes, restarts, break-glass.
  * Every case also checks the audit leaves it must leave.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenIssuer } from '../src/identity/token-issuer.js';
 import { OPERATOR_AUDIENCE } from '../src/identity/claims.js';
 import { createGovernor, ISSUER, type Governor } from '../src/main.js';
+import { verifyWebhookSignature } from '../src/notify/verify-signature.js';
 
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
 
@@ -409,5 +411,91 @@ describe('break-glass', () => {
     expect(closed.body).toMatchObject({ state: 'closed', closedBy: 'ida' });
     expect((await c.decide(SQL)).verdict).toBe('pending');
     expect((await c.leaves()).filter((l) => l['id'] === id).map((l) => l['type'])).toEqual(['break-glass.opened', 'break-glass.closed']);
+  });
+});
+
+describe('operators from an OIDC provider, and signed webhook notifications', () => {
+  let dir: string;
+  let running: Running;
+  let idp: Server;
+  let hooks: Server;
+  const received: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
+  const signingKey = generateKeyPairSync('ed25519');
+  const c = client(() => running);
+  const SECRET = 'a-webhook-secret-of-enough-bytes';
+
+  const listen = async (server: Server) => {
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+  const oidcToken = (issuer: string, sub: string, groups: string[], key = signingKey.privateKey) => {
+    const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    const data = `${enc({ alg: 'EdDSA', typ: 'JWT', kid: 'k1' })}.${enc({ iss: issuer, aud: 'governor', sub, groups, iat: now, exp: now + 600 })}`;
+    return `${data}.${sign(null, Buffer.from(data), key).toString('base64url')}`;
+  };
+  let issuer = '';
+
+  beforeAll(async () => {
+    idp = createHttpServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/.well-known/openid-configuration') res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
+      else res.end(JSON.stringify({ keys: [{ ...signingKey.publicKey.export({ format: 'jwk' }), kid: 'k1', use: 'sig', alg: 'EdDSA' }] }));
+    });
+    issuer = await listen(idp);
+    hooks = createHttpServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(204).end();
+      });
+    });
+    const hookUrl = await listen(hooks);
+    dir = await exampleDir();
+    const governor = await createGovernor({
+      policyPath: join(dir, 'governor.yaml'),
+      oidc: { issuer, audience: 'governor', usernameClaim: 'sub' },
+      webhooks: [{ url: `${hookUrl}/hook`, secret: SECRET }],
+      publicUrl: 'https://governor.example.com',
+      checkpoint: { intervalMs: 60_000 },
+    });
+    await governor.app.listen({ port: 0, host: '127.0.0.1' });
+    running = { governor, url: `http://127.0.0.1:${(governor.app.server.address() as AddressInfo).port}` };
+  });
+  afterAll(async () => {
+    await running.governor.close();
+    await new Promise((done) => idp.close(done));
+    await new Promise((done) => hooks.close(done));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('counts OIDC operators as people with their mapped names and groups, and refuses other keys', async () => {
+    const held = await c.decide(SQL);
+    const forged = oidcToken(issuer, 'mallory', ['dba'], generateKeyPairSync('ed25519').privateKey);
+    expect((await c.vote(held, forged, 'approve', { acknowledgeIrreversible: true })).status).toBe(401);
+    const ann = await c.vote(held, oidcToken(issuer, 'ann', ['dba']), 'approve', { acknowledgeIrreversible: true });
+    expect(ann.status).toBe(201);
+    expect(ann.body).toMatchObject({ vote: { voter: 'oidc:ann', groups: ['dba'] } });
+    // A Governor-issued operator and an OIDC identity are distinct people.
+    const cat = await c.vote(held, c.operator('cat', 'sre-lead'), 'approve', { acknowledgeIrreversible: true });
+    expect(cat.body).toMatchObject({ decision: { state: 'approved', resolution: { by: ['oidc:ann', 'cat'] } } });
+  });
+
+  it('notifies owners of a held action and its resolution, signed with the shared secret', async () => {
+    const held = await c.decide(SQL);
+    await c.vote(held, c.operator('dan', 'dba'), 'deny');
+    const deadline = Date.now() + 5000;
+    const events = () => received.filter((r) => (JSON.parse(r.body) as { data: { decisionId?: string } }).data.decisionId === held.id);
+    while (events().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const [requested, resolved] = events().map((r) => ({ ...r, json: JSON.parse(r.body) as { type: string; recipients: string[]; url: string; title: string } }));
+    expect(requested?.json).toMatchObject({ type: 'approval.requested', url: `https://governor.example.com/v1/approvals/${held.id}` });
+    expect(requested?.json.recipients).toEqual(expect.arrayContaining(['team-dba', 'dba', 'sre-lead']));
+    expect(resolved?.json.type).toBe('approval.resolved');
+    for (const r of [requested, resolved]) {
+      const check = verifyWebhookSignature({ secret: SECRET, header: r?.headers['x-governor-signature'] as string, body: r?.body ?? '', now: Date.now() });
+      expect(check).toEqual({ ok: true });
+      expect(verifyWebhookSignature({ secret: 'another-secret-of-enough-bytes', header: r?.headers['x-governor-signature'] as string, body: r?.body ?? '', now: Date.now() }).ok).toBe(false);
+    }
   });
 });
