@@ -47,18 +47,17 @@ export class ApprovalEvents {
    */
   resolution(id: string, ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      let unsubscribe: () => unknown = () => undefined;
+      // done() runs only after these are initialized: events and timers fire later, the abort check is last.
       const done = () => {
-        if (timer !== undefined) clearTimeout(timer);
+        clearTimeout(timer);
         unsubscribe();
         signal?.removeEventListener('abort', done);
         resolve();
       };
-      unsubscribe = this.subscribe((event) => {
+      const unsubscribe = this.subscribe((event) => {
         if (event.type === 'resolved' && event.decision.id === id) done();
       });
-      timer = setTimeout(done, Math.max(0, ms));
+      const timer = setTimeout(done, Math.max(0, ms));
       signal?.addEventListener('abort', done, { once: true });
       if (signal?.aborted) done();
     });
