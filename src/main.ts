@@ -14,6 +14,7 @@ import { createDecisionService, type DecisionService } from './decisions/decisio
 import { ApprovalEvents } from './approvals/approval-events.js';
 import { createApprovalService, type ApprovalService } from './approvals/approval-service.js';
 import { createBreakGlassService, type BreakGlassService } from './approvals/break-glass.js';
+import { createToolPins } from './control/tool-pins.js';
 import { createOidcVerifier, type OidcOptions, type OidcVerifier } from './identity/oidc-verifier.js';
 import { combineNotifiers, type Notifier } from './notify/notifier.js';
 import { createWebhookNotifier, type WebhookFormat } from './notify/webhook-notifier.js';
@@ -234,8 +235,11 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
     onHeld: (decision) => approvals.held(decision),
     breakGlass,
   });
+  const toolPins = createToolPins({ store, clock, crypto: nodeAuditCrypto, audit, sha256Hex });
   const app = (server = createServer({
     decisions,
+    toolPins,
+    policy: () => policy.current(),
     approvals,
     breakGlass,
     events,

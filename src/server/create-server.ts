@@ -5,6 +5,9 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { DecisionService } from '../decisions/decision-service.js';
 import { registerAuditRoutes } from './audit-routes.js';
 import { registerApprovalRoutes } from './approval-routes.js';
+import { registerMcpRoutes } from './mcp-routes.js';
+import type { ToolPins } from '../control/tool-pins.js';
+import type { CompiledPolicy } from '../policy/index.js';
 import type { ApprovalEvents } from '../approvals/approval-events.js';
 import type { ApprovalService } from '../approvals/approval-service.js';
 import type { BreakGlassService } from '../approvals/break-glass.js';
@@ -21,6 +24,9 @@ export interface ServerOptions {
   readonly approvals: ApprovalService;
   readonly breakGlass: BreakGlassService;
   readonly events: ApprovalEvents;
+  readonly toolPins: ToolPins;
+  /** The policy in force (tool visibility for the MCP proxy). */
+  readonly policy: () => CompiledPolicy;
   /** Longest long-poll of `GET /v1/decisions/:id?wait=`, seconds. Default 60. */
   readonly maxWaitSeconds?: number;
   /** Health of the parts the server depends on; `ok: false` gives 503. */
@@ -200,6 +206,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
 
   registerAuditRoutes(app, options.audit, { reader: requireAnyone, operator: requireOperator });
   registerApprovalRoutes(app, options, { operator: requireOperator });
+  registerMcpRoutes(app, options, { agent: requireAgent, operator: requireOperator, anyone: requireAnyone });
 
   return app;
 }
