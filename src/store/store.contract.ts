@@ -370,6 +370,39 @@ export function runStoreContract(name: string, engine: StoreContractEngine): voi
       });
     });
 
+    describe('budgets', () => {
+      it('lets exactly one of two concurrent 4% reservations into a 5% budget, across two stores', async () => {
+        const [a, b] = await Promise.all([openStore(), openStore()]);
+        const key = uniqueName('budget');
+        const now = Date.now();
+        const demand = { key, amount: 0.04, max: 0.05, since: now - 600_000 };
+        const results = await Promise.all(
+          Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? a : b).budgets.reserve({ demands: [demand], decisionId: `d${i}`, at: now })),
+        );
+        expect(results.filter((r) => r.ok)).toHaveLength(1);
+        const refused = results.find((r) => !r.ok);
+        expect(refused).toMatchObject({ ok: false, key, amount: 0.04, max: 0.05 });
+        expect(await a.budgets.used(key, now - 600_000)).toBeCloseTo(0.04);
+      });
+
+      it('slides the window, takes all demands or none, and refuses malformed ones', async () => {
+        const store = await openStore();
+        const [k1, k2] = [uniqueName('budget'), uniqueName('budget')];
+        const now = Date.now();
+        expect(await store.budgets.reserve({ demands: [{ key: k1, amount: 3, max: 4, since: now - 1000 }], decisionId: 'old', at: now - 5000 })).toEqual({ ok: true });
+        // The old usage is outside a window starting 1 s ago.
+        expect(await store.budgets.reserve({ demands: [{ key: k1, amount: 3, max: 4, since: now - 1000 }], decisionId: 'new', at: now })).toEqual({ ok: true });
+        // k2 fits, k1 does not: neither is recorded.
+        const both = await store.budgets.reserve({ demands: [{ key: k2, amount: 1, max: 10, since: now - 1000 }, { key: k1, amount: 2, max: 4, since: now - 1000 }], decisionId: 'both', at: now });
+        expect(both.ok).toBe(false);
+        expect(await store.budgets.used(k2, now - 1000)).toBe(0);
+        expect((await store.budgets.reserve({ demands: [{ key: k2, amount: Infinity, max: 10, since: now }], decisionId: 'x', at: now })).ok).toBe(false);
+        await expectCode(store.budgets.reserve({ demands: [{ key: k2, amount: Number.NaN, max: 10, since: now }], decisionId: 'x', at: now }), 'BAD_REQUEST');
+        await expectCode(store.budgets.reserve({ demands: [{ key: k2, amount: -1, max: 10, since: now }], decisionId: 'x', at: now }), 'BAD_REQUEST');
+        await expectCode(store.budgets.reserve({ demands: [], decisionId: 'x', at: now }), 'BAD_REQUEST');
+      });
+    });
+
     describe('list', () => {
       it('lists newest first, filters by agent and state, and honours the limit', async () => {
         const store = await openStore();

@@ -13,6 +13,7 @@ export interface Store {
   readonly decisions: DecisionRepository;
   readonly audit: AuditRepository;
   readonly records: RecordRepository;
+  readonly budgets: BudgetRepository;
   /** Resolves when the store answers; rejects with STORE_UNAVAILABLE otherwise. */
   ping(): Promise<void>;
   /** Flushes pending writes and releases connections. Idempotent. */
@@ -208,4 +209,30 @@ export interface RecordRepository {
   update(change: RecordUpdate): Promise<ControlRecord | undefined>;
   get(kind: string, id: string): Promise<ControlRecord | undefined>;
   list(options: ListRecordsOptions): Promise<readonly ControlRecord[]>;
+}
+
+/** One budget an action draws on: `amount` of `key`, which may hold at most `max` within its window. */
+export interface BudgetDemand {
+  readonly key: string;
+  readonly amount: number;
+  readonly max: number;
+  /** Usage at or after this time (ms since the epoch) counts: the start of the sliding window. */
+  readonly since: number;
+}
+
+/** The outcome of a reservation. */
+export type BudgetReservation =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly key: string; readonly used: number; readonly amount: number; readonly max: number };
+
+/**
+ * Aggregate budgets across agents: usage recorded per key with its time. A
+ * reservation checks every demand against the usage in its window and records
+ * them all, or none: atomically, so no two concurrent reservations (on any
+ * replica) can both take the last of a budget.
+ */
+export interface BudgetRepository {
+  reserve(request: { readonly demands: readonly BudgetDemand[]; readonly decisionId: string; readonly at: number }): Promise<BudgetReservation>;
+  /** Usage of `key` at or after `since`. */
+  used(key: string, since: number): Promise<number>;
 }

@@ -3,11 +3,12 @@ import { GovernorError } from '../../core/errors.js';
 import { nodeAuditCrypto } from '../../audit/node-crypto.js';
 import type { BatchInfo } from '../group-commit.js';
 import { storeUnavailable } from '../store-error.js';
-import type { AuditRepository, DecisionRepository, RecordRepository, Store } from '../store.js';
+import type { AuditRepository, BudgetRepository, DecisionRepository, RecordRepository, Store } from '../store.js';
 import { PostgresAuditLog } from './audit-log.js';
 import { PostgresAuditRepository } from './audit-repository.js';
 import { PostgresDecisionRepository } from './decision-repository.js';
 import { PostgresRecordRepository } from './record-repository.js';
+import { PostgresBudgetRepository } from './budget-repository.js';
 import { migratePostgres, tableNames, type TableName } from './migrations.js';
 import { PostgresConnection, type PostgresPool } from './postgres-connection.js';
 
@@ -97,6 +98,7 @@ class PostgresStore implements Store {
   readonly decisions: DecisionRepository;
   readonly audit: AuditRepository;
   readonly records: RecordRepository;
+  readonly budgets: BudgetRepository;
   readonly #connection: PostgresConnection;
 
   constructor(connection: PostgresConnection, log: PostgresAuditLog, table: TableName) {
@@ -104,6 +106,7 @@ class PostgresStore implements Store {
     this.decisions = new PostgresDecisionRepository(connection, table, nodeAuditCrypto);
     this.audit = new PostgresAuditRepository(connection, log, table, nodeAuditCrypto);
     this.records = new PostgresRecordRepository(connection, table, nodeAuditCrypto);
+    this.budgets = new PostgresBudgetRepository(connection, table);
   }
 
   async ping(): Promise<void> {

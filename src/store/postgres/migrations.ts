@@ -128,6 +128,20 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       CREATE INDEX records_state ON ${t('records')} (kind, state, created_at, seq);
     `,
   },
+  {
+    version: 4,
+    name: 'budget usage',
+    // Aggregate budgets: what each permitted action drew on a key, and when (ms).
+    sql: (t) => `
+      CREATE TABLE ${t('budget_usage')} (
+        key text NOT NULL,
+        at bigint NOT NULL,
+        amount float8 NOT NULL CHECK (amount >= 0),
+        decision_id text NOT NULL
+      );
+      CREATE INDEX budget_usage_key_at ON ${t('budget_usage')} (key, at);
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */

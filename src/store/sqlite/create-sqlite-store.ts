@@ -2,11 +2,12 @@ import { GovernorError } from '../../core/errors.js';
 import { nodeAuditCrypto } from '../../audit/node-crypto.js';
 import type { BatchInfo } from '../group-commit.js';
 import { storeUnavailable } from '../store-error.js';
-import type { AuditRepository, DecisionRepository, RecordRepository, Store } from '../store.js';
+import type { AuditRepository, BudgetRepository, DecisionRepository, RecordRepository, Store } from '../store.js';
 import { SqliteAuditLog } from './audit-log.js';
 import { SqliteAuditRepository } from './audit-repository.js';
 import { SqliteDecisionRepository } from './decision-repository.js';
 import { SqliteRecordRepository } from './record-repository.js';
+import { SqliteBudgetRepository } from './budget-repository.js';
 import { migrateSqlite } from './migrations.js';
 import { openSqliteDatabase } from './open-sqlite-database.js';
 import { SqliteConnection, type SqliteDatabase, type SqliteStatement } from './sqlite-connection.js';
@@ -101,6 +102,7 @@ class SqliteStore implements Store {
   readonly decisions: DecisionRepository;
   readonly audit: AuditRepository;
   readonly records: RecordRepository;
+  readonly budgets: BudgetRepository;
   readonly #connection: SqliteConnection;
   readonly #ping: SqliteStatement;
 
@@ -109,6 +111,7 @@ class SqliteStore implements Store {
     this.decisions = new SqliteDecisionRepository(connection);
     this.audit = new SqliteAuditRepository(connection, log);
     this.records = new SqliteRecordRepository(connection);
+    this.budgets = new SqliteBudgetRepository(connection);
     this.#ping = connection.prepare('SELECT 1');
   }
 

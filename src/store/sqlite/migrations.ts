@@ -127,6 +127,20 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX records_state ON records (kind, state, created_at, seq);
     `,
   },
+  {
+    version: 4,
+    name: 'budget usage',
+    // Aggregate budgets: what each permitted action drew on a key, and when (ms).
+    sql: `
+      CREATE TABLE budget_usage (
+        key TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        amount REAL NOT NULL CHECK (amount >= 0),
+        decision_id TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX budget_usage_key_at ON budget_usage (key, at);
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */

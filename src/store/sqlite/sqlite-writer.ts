@@ -6,12 +6,14 @@ import type { DecisionRow } from '../decision-row.js';
 import type { Settled } from '../group-commit.js';
 import type { BatchLog, LeafBatch, TreeState } from '../leaf-batch.js';
 import { storeUnavailable } from '../store-error.js';
-import type { NewLeaf } from '../store.js';
+import type { BudgetReservation, NewLeaf } from '../store.js';
 import { SqliteAuditLog } from './audit-log.js';
 import { SqliteAuditWrites } from './audit-repository.js';
 import { SqliteDecisionWrites, type InsertWriteResult } from './decision-repository.js';
 import { SqliteRecordWrites, type RecordInsertResult } from './record-repository.js';
 import type { RecordRow, StoredRecordRow } from '../record-row.js';
+import type { BudgetRequest } from '../budget-request.js';
+import { SqliteBudgetWrites } from './budget-repository.js';
 import type { SqliteDatabase, SqliteStatement } from './sqlite-connection.js';
 
 /**
@@ -36,6 +38,7 @@ export type SqliteWriteCommand<L = NewLeaf> =
       readonly leaf?: L | undefined;
     }
   | { readonly op: 'record-insert'; readonly row: RecordRow; readonly leaf?: L | undefined }
+  | { readonly op: 'budget-reserve'; readonly request: BudgetRequest }
   | { readonly op: 'record-update'; readonly row: RecordRow; readonly leaf?: L | undefined }
   | { readonly op: 'append'; readonly leaf: L }
   | { readonly op: 'checkpoint'; readonly size: number; readonly note: string };
@@ -48,6 +51,7 @@ export interface SqliteWriteResults {
   /** The decision's JSON body in its new state, or undefined when it was not in state `from`. */
   readonly transition: string | undefined;
   readonly 'record-insert': RecordInsertResult;
+  readonly 'budget-reserve': BudgetReservation;
   /** The record after the update, or undefined when it was not at the expected version. */
   readonly 'record-update': StoredRecordRow | undefined;
   /** The leaf's index. */
@@ -105,6 +109,7 @@ export class SqliteWriter implements SqliteBatchWriter {
   readonly #decisions: SqliteDecisionWrites;
   readonly #audit: SqliteAuditWrites;
   readonly #records: SqliteRecordWrites;
+  readonly #budgets: SqliteBudgetWrites;
   readonly #begin: SqliteStatement;
   readonly #commit: SqliteStatement;
   readonly #rollback: SqliteStatement;
@@ -120,6 +125,7 @@ export class SqliteWriter implements SqliteBatchWriter {
     this.#decisions = new SqliteDecisionWrites(db);
     this.#audit = new SqliteAuditWrites(db, log);
     this.#records = new SqliteRecordWrites(db);
+    this.#budgets = new SqliteBudgetWrites(db);
     this.#begin = db.prepare('BEGIN IMMEDIATE');
     this.#commit = db.prepare('COMMIT');
     this.#rollback = db.prepare('ROLLBACK');
@@ -217,6 +223,8 @@ export class SqliteWriter implements SqliteBatchWriter {
         return this.#records.insert(command.row, this.#verify(command.leaf), log);
       case 'record-update':
         return this.#records.update(command.row, this.#verify(command.leaf), log);
+      case 'budget-reserve':
+        return this.#budgets.reserve(command.request);
       case 'append':
         return log.take(verifyLeaf(this.#crypto, command.leaf)).index;
       case 'checkpoint':
