@@ -128,6 +128,9 @@ export function ruleToCedar(rule: RuleSpec): CedarPolicy[] | undefined {
         { id: `${rule.id}#modify`, text: policy('permit', ['context.known', over, `!${unscalable}`]), meaning: { effect: 'modify' } },
       ];
     }
+    case 'budget':
+      // Budgets need state across decisions: Cedar has no form for them.
+      return undefined;
   }
 }
 

@@ -120,6 +120,10 @@ export type Primitive =
   | 'identity-binding'
   | 'risk-tier'
   | 'break-glass'
+  | 'budget'
+  | 'kill-switch'
+  | 'sandbox-grant'
+  | 'circuit-breaker'
   | 'default';
 
 /** Why a verdict is what it is. Every reason names its rule and primitive. */
@@ -213,6 +217,21 @@ export interface Evaluation {
   /** Reasons from shadow rules and the verdict enforcing them would have produced. */
   readonly shadow: { readonly verdict: Verdict; readonly reasons: readonly Reason[] };
   readonly approval?: ApprovalRequirement;
+  /** Aggregate budgets the action draws on when it runs (reserved by the decision service). */
+  readonly budgets?: readonly BudgetDraw[];
+}
+
+/** What an action draws on one aggregate budget. */
+export interface BudgetDraw {
+  readonly rule: string;
+  /** The budget's key: rule, environment and, per service, the resource. */
+  readonly key: string;
+  /** Infinity when the impact is unknown: it never fits. */
+  readonly amount: number;
+  readonly max: number;
+  readonly windowSeconds: number;
+  /** What the budget covers, for messages: `trafficFraction of prod/service:checkout`. */
+  readonly scope: string;
 }
 
 /** A recorded decision, as the API returns it. */

@@ -124,6 +124,9 @@ function bindPrimitive(rule: RuleSpec): CompiledRule['evaluate'] {
       return (input) => evaluateIdentityBinding(p, input);
     case 'risk-tier':
       return () => ({ effect: 'approve', tier: p.tier, code: 'RISK_TIER', message: p.message ?? `risk tier ${p.tier}` });
+    case 'budget':
+      // Budgets say nothing about one action alone: evaluatePolicy turns them into draws the decision service reserves.
+      return () => undefined;
   }
 }
 

@@ -1,11 +1,11 @@
 import { decide } from '../core/decide.js';
-import type { Action, ApprovalRequirement, Evaluation, Impact, Principal, Quorum, Reason, Target, Tier, Verdict } from '../core/types.js';
+import type { Action, ApprovalRequirement, BudgetDraw, Evaluation, Impact, Principal, Quorum, Reason, Target, Tier, Verdict } from '../core/types.js';
 import type { Inventory } from '../impact/inventory.js';
 import { normalizeAction } from '../impact/normalize-action.js';
 import { predictImpact } from '../impact/predict-impact.js';
 import { createCelContext } from './cel-environment.js';
 import type { CompiledPolicy, CompiledRule } from './compile-policy.js';
-import type { ApprovalSpec, ToolSpec } from './policy.js';
+import type { ApprovalSpec, BudgetSpec, ToolSpec } from './policy.js';
 
 /** Defaults of an approval requirement a rule leaves unset. */
 export const APPROVAL_DEFAULTS = { approvals: 1, denials: 1, expirySeconds: 3_600, vetoWindowSeconds: 900 } as const;
@@ -19,6 +19,8 @@ interface Pass {
   readonly scale: number;
   /** How each enforced escalating rule wants the action approved. */
   readonly approvals: { readonly tier: Tier; readonly spec: ApprovalSpec }[];
+  /** What the action draws on the aggregate budgets whose rules matched. */
+  readonly budgets: BudgetDraw[];
 }
 
 /**
@@ -66,8 +68,17 @@ function runPass(policy: CompiledPolicy, principal: Principal, requested: Action
   const enforced: Reason[] = [];
   const shadow: Reason[] = [];
   const approvals: Pass['approvals'] = [];
+  const budgets: BudgetDraw[] = [];
   let scale = 1;
   for (const rule of policy.rulesFor(action.tool, action.environment)) {
+    if (rule.spec.primitive.kind === 'budget') {
+      if (rule.spec.mode === 'enforce') {
+        const applies = budgetApplies(rule, context);
+        if (applies === true) budgets.push(...budgetDraws(rule.spec.id, rule.spec.primitive.spec, action, impact));
+        else if (applies !== false) enforced.push(applies);
+      }
+      continue;
+    }
     const reason = runRule(rule, context, input, allowModify);
     if (!reason) continue;
     if (rule.spec.mode === 'shadow') {
@@ -78,7 +89,41 @@ function runPass(policy: CompiledPolicy, principal: Principal, requested: Action
     if (reason.effect === 'modify' && reason.scale !== undefined) scale = Math.min(scale, reason.scale);
     if (reason.effect === 'approve' && 'approval' in rule.spec.primitive) approvals.push({ tier: reason.tier ?? 'high', spec: rule.spec.primitive.approval });
   }
-  return { action, impact, enforced, shadow, scale, approvals };
+  return { action, impact, enforced, shadow, scale, approvals, budgets };
+}
+
+/** True when a budget rule's condition holds (or it has none); a deny reason when it cannot be evaluated. */
+function budgetApplies(rule: CompiledRule, context: ReturnType<typeof createCelContext>): boolean | Reason {
+  const fail = (message: string): Reason => ({ rule: rule.spec.id, primitive: 'budget', effect: 'deny', mode: 'enforce', code: 'POLICY_EVALUATION_FAILED', message });
+  if (!rule.condition) return true;
+  try {
+    const matched = rule.condition(context);
+    return typeof matched === 'boolean' ? matched : fail('the condition did not evaluate to a bool');
+  } catch (err) {
+    return fail(`the condition could not be evaluated: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`);
+  }
+}
+
+/**
+ * What one action draws on a budget: per environment, or per target resource.
+ * Unknown impact draws Infinity, which no budget holds (fail closed).
+ */
+function budgetDraws(rule: string, spec: BudgetSpec, action: Action, impact: Impact): BudgetDraw[] {
+  const draw = (key: string, scope: string, amount: number): BudgetDraw => ({ rule, key, amount: impact.known ? amount : Infinity, max: spec.max, windowSeconds: spec.windowSeconds, scope: `${spec.metric} of ${scope}` });
+  const rows = (impact as { rows?: number }).rows;
+  if (spec.scope === 'environment') {
+    const amount = spec.metric === 'trafficFraction' ? impact.trafficFraction : spec.metric === 'replicas' ? impact.replicas : (rows ?? Infinity);
+    return [draw(`${rule}|${action.environment}`, action.environment, amount)];
+  }
+  const targets = impact.resources.filter((r) => r.relation === 'target');
+  if (targets.length === 0) return impact.known ? [] : [draw(`${rule}|${action.environment}|unknown`, `${action.environment}/unknown targets`, Infinity)];
+  return targets.map((r) =>
+    draw(
+      `${rule}|${r.environment}|${r.kind}:${r.id}`,
+      `${r.environment}/${r.kind}:${r.id}`,
+      spec.metric === 'trafficFraction' ? r.trafficFraction : spec.metric === 'replicas' ? r.affectedReplicas : (rows ?? Infinity),
+    ),
+  );
 }
 
 function runRule(rule: CompiledRule, context: ReturnType<typeof createCelContext>, input: Parameters<CompiledRule['evaluate']>[0], allowModify: boolean): Reason | undefined {
@@ -140,6 +185,7 @@ function boundAction(action: Action, impact: Impact, scale: number, tool: ToolSp
 
 function result(inventory: Inventory, verdict: Verdict, pass: Pass, reasons: readonly Reason[], shadow: Evaluation['shadow'], tier: Tier | undefined): Evaluation {
   const evaluation: Mutable<Evaluation> = { verdict, action: pass.action, impact: pass.impact, reasons, shadow };
+  if (pass.budgets.length > 0 && verdict !== 'deny') evaluation.budgets = pass.budgets;
   if (verdict === 'pending' && tier !== undefined) {
     const rules = pass.enforced.filter((r) => r.effect === 'approve').map((r) => r.rule);
     evaluation.approval = approvalRequirement(tier, !pass.impact.reversible, rules, pass.approvals, ownersOf(inventory, pass.impact));

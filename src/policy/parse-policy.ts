@@ -27,6 +27,7 @@ const PRIMITIVE_KEYS = {
   reversibility: 'reversible-by-default',
   identity: 'identity-binding',
   riskTier: 'risk-tier',
+  budget: 'budget',
 } as const;
 type PrimitiveKey = keyof typeof PRIMITIVE_KEYS;
 const PRIMITIVE_KEY_LIST = Object.keys(PRIMITIVE_KEYS) as PrimitiveKey[];
@@ -283,6 +284,15 @@ function parsePrimitive(r: Reader, p: (string | number)[], key: PrimitiveKey, ra
       const agents = o.agents === undefined ? undefined : r.stringList([...p, 'agents'], o.agents, id);
       if (requireTask === undefined) return undefined;
       return { kind: 'identity-binding', requireTask, ...(roles ? { roles } : {}), ...(agents ? { agents } : {}) };
+    }
+    case 'budget': {
+      only(['scope', 'metric', 'max', 'window']);
+      const scope = r.oneOf([...p, 'scope'], o.scope ?? 'service', ['environment', 'service'] as const);
+      const metric = r.oneOf([...p, 'metric'], o.metric, ['trafficFraction', 'replicas', 'rows'] as const);
+      const max = r.number([...p, 'max'], o.max, { min: 0, ...(metric === 'trafficFraction' ? { max: 1 } : {}) });
+      const windowSeconds = duration(r, [...p, 'window'], o.window ?? '10m', 1, 7 * 86_400);
+      if (!scope || !metric || max === undefined || windowSeconds === undefined) return undefined;
+      return { kind: 'budget', spec: { scope, metric, max, windowSeconds } };
     }
     case 'riskTier': {
       only(['tier', 'message', ...APPROVAL_KEYS]);

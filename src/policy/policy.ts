@@ -72,6 +72,15 @@ export interface BreakGlassSpec {
   readonly maxTtlSeconds: number;
 }
 
+/** An aggregate budget: the sum over all agents of a metric of permitted actions on a scope, within a sliding window. */
+export interface BudgetSpec {
+  /** One budget per environment, or one per target service/database in it. */
+  readonly scope: 'environment' | 'service';
+  readonly metric: 'trafficFraction' | 'replicas' | 'rows';
+  readonly max: number;
+  readonly windowSeconds: number;
+}
+
 /** The primitive of a rule and its settings. */
 export type PrimitiveSpec =
   | { readonly kind: 'allow'; readonly message?: string }
@@ -80,7 +89,8 @@ export type PrimitiveSpec =
   | { readonly kind: 'network-boundary'; readonly spec: NetworkBoundarySpec }
   | { readonly kind: 'reversible-by-default'; readonly tier: Tier; readonly approval: ApprovalSpec }
   | { readonly kind: 'identity-binding'; readonly requireTask: boolean; readonly roles?: readonly string[]; readonly agents?: readonly string[] }
-  | { readonly kind: 'risk-tier'; readonly tier: Tier; readonly message?: string; readonly approval: ApprovalSpec };
+  | { readonly kind: 'risk-tier'; readonly tier: Tier; readonly message?: string; readonly approval: ApprovalSpec }
+  | { readonly kind: 'budget'; readonly spec: BudgetSpec };
 
 /** One rule as written in the policy file. */
 export interface RuleSpec {
