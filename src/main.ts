@@ -15,6 +15,11 @@ import { ApprovalEvents } from './approvals/approval-events.js';
 import { createApprovalService, type ApprovalService } from './approvals/approval-service.js';
 import { createBreakGlassService, type BreakGlassService } from './approvals/break-glass.js';
 import { createToolPins } from './control/tool-pins.js';
+import { createAgentRegistry, type AgentRegistry } from './control/agents.js';
+import { createBreakers } from './control/breakers.js';
+import { createControls } from './control/controls.js';
+import { createGrants, type Grants } from './control/grants.js';
+import { createKillSwitch, type Kill, type KillSwitch } from './control/kill-switch.js';
 import { createOidcVerifier, type OidcOptions, type OidcVerifier } from './identity/oidc-verifier.js';
 import { combineNotifiers, type Notifier } from './notify/notifier.js';
 import { createWebhookNotifier, type WebhookFormat } from './notify/webhook-notifier.js';
@@ -80,6 +85,9 @@ export interface Governor {
   readonly breakGlass: BreakGlassService;
   readonly events: ApprovalEvents;
   readonly notifier: Notifier;
+  readonly killSwitch: KillSwitch;
+  readonly agents: AgentRegistry;
+  readonly grants: Grants;
   readonly audit: AuditLog;
   /** The log's public verifier keys (`name+hash+base64`), one per signing key. */
   readonly auditKeys: readonly string[];
@@ -100,8 +108,8 @@ export async function openStore(options: { dataDir: string; databaseUrl?: string
   return createSqliteStore({ path: join(options.dataDir, 'governor.db') });
 }
 
-/** Creates the credential issuers and verifiers of a keyring; operators may also come from a trusted OIDC provider. */
-export function createIdentity(keys: Keyring, clock: () => number, oidc?: OidcVerifier) {
+/** Creates the credential issuers and verifiers of a keyring; operators may also come from a trusted OIDC provider; kills revoke agent credentials. */
+export function createIdentity(keys: Keyring, clock: () => number, oidc?: OidcVerifier, killSwitch?: KillSwitch) {
   assertDistinctKeys([keys.agentIssuer.publicKey], [keys.operatorIssuer.publicKey]);
   const issuers = {
     agent: createTokenIssuer({ privateKey: keys.agentIssuer.privateKey, issuer: ISSUER, audience: AGENT_AUDIENCE, clock }),
@@ -110,9 +118,15 @@ export function createIdentity(keys: Keyring, clock: () => number, oidc?: OidcVe
   const agentVerifier = createTokenVerifier({ publicKeys: [keys.agentIssuer.publicKey], issuer: ISSUER, audience: AGENT_AUDIENCE, clock });
   const operatorVerifier = createTokenVerifier({ publicKeys: [keys.operatorIssuer.publicKey], issuer: ISSUER, audience: OPERATOR_AUDIENCE, clock });
   const auth: Authenticator = {
-    agent(token) {
+    agent(token, options) {
       const r = agentVerifier.verify(token);
-      return r.ok ? { ok: true, value: principalFromClaims(r.value) } : r;
+      if (!r.ok) return r;
+      const principal = principalFromClaims(r.value);
+      const kill = killSwitch?.revoked(principal, r.value.iat * 1000);
+      if (kill && !(options?.whileKilled && kill.state === 'active')) {
+        return { ok: false, issues: [{ path: 'token', message: `revoked by kill ${kill.id} (${kill.reason}); ask an operator for a new credential${kill.state === 'active' ? ' once the kill is lifted' : ''}` }] };
+      }
+      return { ok: true, value: principal };
     },
     operator(token) {
       // Routed by the token's (unverified) issuer; the chosen verifier checks everything.
@@ -171,7 +185,16 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
   const keys = await loadKeyring(dataDir);
   const store = await openStore({ dataDir, databaseUrl: options.databaseUrl });
   const oidc = options.oidc ? createOidcVerifier({ ...options.oidc, clock }) : undefined;
-  const identity = createIdentity(keys, clock, oidc);
+  const killSwitch = createKillSwitch({
+    store,
+    clock,
+    crypto: nodeAuditCrypto,
+    audit: { appended: (n) => audit.appended(n) },
+    newId: randomUUID,
+    settings: () => policy.current().spec.killSwitch,
+    onFault: (err, context) => log('error', `fault in ${context}`, { err }),
+  });
+  const identity = createIdentity(keys, clock, oidc, killSwitch);
   const logKeys = await ensureLogKeys(dataDir, options.auditOrigin ?? `governor/${policy.current().spec.name}`);
   const audit = createAuditLog({
     repository: store.audit,
@@ -224,6 +247,26 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
   });
   await approvals.start();
   await breakGlass.start();
+  const agents = createAgentRegistry({ store, clock, crypto: nodeAuditCrypto, audit, trust: () => policy.current().spec.trust, ...(options.sweepIntervalMs === undefined ? {} : { refreshMs: options.sweepIntervalMs }), onFault: (err, context) => log('error', `fault in ${context}`, { err }) });
+  const grants = createGrants({ store, clock, crypto: nodeAuditCrypto, audit, newId: randomUUID });
+  const breakers = createBreakers({
+    spec: () => policy.current().spec.breakers,
+    clock,
+    locked: (agent) => killSwitch.touching({ agent, instance: '', role: '', session: '' }) !== undefined,
+    trip: (agent, reason) => {
+      log('warn', `circuit breaker tripped for agent ${agent}: ${reason}`);
+      killSwitch.kill({ name: `breaker:${agent}`, source: 'breaker' }, { scope: { kind: 'agent', value: agent }, reason }).catch((err: unknown) => log('error', 'locking a tripped agent', { err }));
+      agents.demote(`breaker:${agent}`, agent, reason).catch((err: unknown) => log('error', 'demoting a tripped agent', { err }));
+    },
+  });
+  // What a kill does beyond denying: held actions in scope are cancelled, grants in scope revoked.
+  killSwitch.subscribe((kill: Kill) => {
+    approvals.cancel((d) => killSwitch.check(d.principal, d.action)?.rule === `kill/${kill.id}`, `cancelled by kill ${kill.id}: ${kill.reason}`, kill.by).catch((err: unknown) => log('error', 'cancelling held actions of a kill', { err }));
+    grants.revokeWhere((g) => kill.scope.kind === 'global' || (kill.scope.kind === 'agent' && g.agent === kill.scope.value) || (kill.scope.kind === 'environment' && g.scope.environments.includes(kill.scope.value)) || (kill.scope.kind === 'tool' && g.scope.tools.includes(kill.scope.value)), `kill ${kill.id}`, `revoked by kill ${kill.id}: ${kill.reason}`).catch((err: unknown) => log('error', 'revoking grants of a kill', { err }));
+  });
+  await killSwitch.start();
+  await agents.start();
+  const controls = createControls({ killSwitch, agents, grants, breakers, store, trust: () => policy.current().spec.trust });
   const decisions = createDecisionService({
     policy: () => policy.current(),
     store,
@@ -234,11 +277,16 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
     onFault: (err, context) => log('error', `fault in ${context}, denied`, { err }),
     onHeld: (decision) => approvals.held(decision),
     breakGlass,
+    controls,
   });
   const toolPins = createToolPins({ store, clock, crypto: nodeAuditCrypto, audit, sha256Hex });
   const app = (server = createServer({
     decisions,
     toolPins,
+    killSwitch,
+    agents,
+    grants,
+    breakers,
     policy: () => policy.current(),
     approvals,
     breakGlass,
@@ -252,7 +300,8 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
         () => true,
         () => false,
       );
-      return { ok: storeOk, store: { engine: store.engine, ok: storeOk }, policy: policy.status(), notifications: notifier.stats() };
+      const kills = killSwitch.freshness();
+      return { ok: storeOk, store: { engine: store.engine, ok: storeOk }, policy: policy.status(), killSwitch: { ...kills, confirmedAt: new Date(kills.confirmedAt).toISOString() }, notifications: notifier.stats() };
     },
   }));
 
@@ -266,6 +315,9 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
     breakGlass,
     events,
     notifier,
+    killSwitch,
+    agents,
+    grants,
     audit,
     auditKeys: logKeys.map((k) => k.vkey),
     issuers: identity.issuers,
@@ -276,6 +328,8 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
       policy.close();
       approvals.stop();
       breakGlass.stop();
+      killSwitch.stop();
+      agents.stop();
       await app.close();
       await notifier.close();
       await audit.stop();

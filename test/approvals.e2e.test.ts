@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenIssuer } from '../src/identity/token-issuer.js';
 import { OPERATOR_AUDIENCE } from '../src/identity/claims.js';
+import { registerAgents } from './helpers/agents.js';
 import { createGovernor, ISSUER, type Governor } from '../src/main.js';
 import { verifyWebhookSignature } from '../src/notify/verify-signature.js';
 
@@ -40,6 +41,7 @@ const DEPLOY = { tool: 'deploy', environment: 'prod', params: { service: 'checko
 async function start(dir: string): Promise<Running> {
   const governor = await createGovernor({ policyPath: join(dir, 'governor.yaml'), sweepIntervalMs: 200, checkpoint: { intervalMs: 60_000 } });
   await governor.app.listen({ port: 0, host: '127.0.0.1' });
+  await registerAgents(governor, 'sql-bot', 'deploy-bot');
   return { governor, url: `http://127.0.0.1:${(governor.app.server.address() as AddressInfo).port}` };
 }
 
@@ -461,6 +463,7 @@ describe('operators from an OIDC provider, and signed webhook notifications', ()
       checkpoint: { intervalMs: 60_000 },
     });
     await governor.app.listen({ port: 0, host: '127.0.0.1' });
+    await registerAgents(governor, 'sql-bot', 'deploy-bot');
     running = { governor, url: `http://127.0.0.1:${(governor.app.server.address() as AddressInfo).port}` };
   });
   afterAll(async () => {

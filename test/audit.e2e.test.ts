@@ -18,6 +18,7 @@ import { hashLeaf, verifyConsistency, verifyInclusion } from '../src/audit/pure/
 import { parseNoteVerifier } from '../src/audit/pure/note-verifier.js';
 import { parseTlogProof, verifyTlogProof } from '../src/audit/pure/tlog-proof.js';
 import { runCli } from '../src/cli/main.js';
+import { registerAgents } from './helpers/agents.js';
 import { createGovernor, type Governor } from '../src/main.js';
 import { testDatabaseUrl } from '../src/store/test-fixtures.js';
 
@@ -48,6 +49,7 @@ describe('audit log over HTTP (SQLite)', () => {
   beforeAll(async () => {
     dir = await workspace();
     governor = await createGovernor({ policyPath: join(dir, 'governor.yaml'), auditOrigin: 'governor.test/audit', checkpoint: { intervalMs: 60_000 } });
+    await registerAgents(governor, 'deploy-bot');
     token = governor.issuers.agent.issue({ agent: 'deploy-bot', role: 'deployer', task: 'T-1', ttlSeconds: 600 }).token;
     for (const name of actions) {
       const action = JSON.parse(await readFile(join(EXAMPLES, 'actions', `${name}.json`), 'utf8')) as { action: unknown };
@@ -169,6 +171,7 @@ describe.skipIf(!testDatabaseUrl())('audit log fails closed on PostgreSQL', () =
     roleUrl.username = role;
     roleUrl.searchParams.set('options', `-c search_path=${schema}`);
     governor = await createGovernor({ policyPath: join(dir, 'governor.yaml'), databaseUrl: roleUrl.toString(), auditOrigin: 'governor.test/pg' });
+    await registerAgents(governor, 'deploy-bot');
   });
   afterAll(async () => {
     await governor?.close().catch(() => undefined);
@@ -209,6 +212,7 @@ describe('log key rotation', () => {
     };
     try {
       let g = await createGovernor({ policyPath, auditOrigin: 'governor.test/rotate' });
+      await registerAgents(g, 'deploy-bot');
       await decide(g);
       await g.audit.checkpoint();
       const oldKey = g.auditKeys[0] as string;
@@ -221,6 +225,7 @@ describe('log key rotation', () => {
 
       // During the rotation both keys sign.
       g = await createGovernor({ policyPath });
+      await registerAgents(g, 'deploy-bot');
       expect([...g.auditKeys].sort()).toEqual([oldKey, newKey].sort());
       await decide(g);
       await g.audit.checkpoint();
@@ -229,6 +234,7 @@ describe('log key rotation', () => {
       // The old key is retired: only its verifier key is kept.
       await rm(join(dir, '.governor', 'keys', 'log.key'));
       g = await createGovernor({ policyPath });
+      await registerAgents(g, 'deploy-bot');
       expect(g.auditKeys).toEqual([newKey]);
       await decide(g);
       await g.audit.checkpoint();

@@ -115,6 +115,7 @@ describe('governor, end to end', () => {
   });
 
   it('token issue prints an agent credential', () => {
+    expect(governor('agents', 'register', 'deploy-bot', '--owner', 'team-platform', '--purpose', 'deploys and restarts services', '--trust', 'production', '--config', config)).toContain('registered agent deploy-bot');
     token = governor('token', 'issue', '--agent', 'deploy-bot', '--role', 'deployer', '--task', 'T-1', '--config', config).trim();
     expect(token).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
   });
@@ -144,6 +145,7 @@ describe('governor, end to end', () => {
 
   it('holds production SQL until a DBA and an SRE lead approve from the CLI; the agent long-poll returns allow', async () => {
     const url = (server as Served).url;
+    governor('agents', 'register', 'sql-bot', '--owner', 'team-dba', '--purpose', 'database maintenance', '--trust', 'production', '--config', config);
     const dba = governor('token', 'issue', '--agent', 'sql-bot', '--role', 'dba', '--task', 'T-9', '--config', config).trim();
     const held = await fetch(`${url}/v1/decisions`, {
       method: 'POST',

@@ -16,6 +16,7 @@ import { openCheckpoint } from '../src/audit/pure/checkpoint.js';
 import { COSIGNATURE_KEY_TYPE, formatVerifierKey, openNote } from '../src/audit/pure/note.js';
 import { parseNoteVerifier } from '../src/audit/pure/note-verifier.js';
 import { runCli } from '../src/cli/main.js';
+import { registerAgents } from './helpers/agents.js';
 import { createGovernor, type Governor } from '../src/main.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -170,6 +171,7 @@ describe('witness cosigning', () => {
       checkpoint: { intervalMs: 3_600_000 },
     });
     url = await governor.app.listen({ port: 0, host: '127.0.0.1' });
+    await registerAgents(governor, 'deploy-bot');
     agent = governor.issuers.agent.issue({ agent: 'deploy-bot', role: 'deployer', task: 'T-1', ttlSeconds: 600 }).token;
     operator = governor.issuers.operator.issue({ operator: 'alice', groups: ['sre'], ttlSeconds: 600 }).token;
 
@@ -248,6 +250,7 @@ describe('witness cosigning', () => {
       checkpoint: { intervalMs: 3_600_000 },
     });
     url = await governor.app.listen({ port: 0, host: '127.0.0.1' });
+    await registerAgents(governor, 'deploy-bot');
     expect((await decide()).body.verdict).toBe('allow');
     const signed = await signCheckpoint();
     expect(signed.status).toBe(200);

@@ -43,6 +43,9 @@ async function main(): Promise<void> {
   const level = process.env.GOVERNOR_BENCH_SERVER_LOG;
   const governor = await createGovernor({ policyPath: POLICY, dataDir, logger: level ? { level } : false });
   await governor.app.listen({ host: '127.0.0.1', port: 0 });
+  for (const p of Object.values(PRINCIPALS)) {
+    await governor.agents.register({ name: 'bench', groups: [] }, { id: p.agent, owner: 'bench', purpose: 'benchmark load', trust: 'production' });
+  }
   const { port } = governor.app.server.address() as AddressInfo;
   const tokens = Object.fromEntries(
     Object.values(PRINCIPALS).map((p) => [p.agent, governor.issuers.agent.issue({ agent: p.agent, role: p.role, instance: p.instance, session: p.session, task: p.task, ttlSeconds: 3600 }).token]),

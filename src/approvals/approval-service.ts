@@ -64,6 +64,8 @@ export interface ApprovalService {
   vote(operator: Operator, id: string, ballot: Ballot): Promise<{ readonly decision: Decision; readonly vote: VoteView; readonly tally: Tally }>;
   get(id: string): Promise<ApprovalView | undefined>;
   list(options: { readonly state?: DecisionState; readonly limit: number }): Promise<readonly ApprovalView[]>;
+  /** Cancels held actions `match` selects (a kill in scope): deny, recorded. Resolves to how many. */
+  cancel(match: (decision: Decision) => boolean, reason: string, by: string): Promise<number>;
   /** Re-arms the timers of every held action in the store (after a restart) and starts the periodic sweep. */
   start(): Promise<void>;
   stop(): void;
@@ -299,6 +301,14 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
     async list({ state = 'pending', limit }) {
       const decisions = await store.decisions.list({ state, limit, order: 'oldest' });
       return Promise.all(decisions.filter((d) => d.approval !== undefined).map(view));
+    },
+
+    async cancel(match, reason, by) {
+      let count = 0;
+      for (const decision of await store.decisions.list({ state: 'pending', limit: 1000, order: 'oldest' })) {
+        if (match(decision) && (await resolve(decision, 'cancelled', 'deny', reason, [by]))) count++;
+      }
+      return count;
     },
 
     async start() {

@@ -38,6 +38,7 @@ export function decisionLeaf(crypto: AuditCrypto, decision: Decision, actionDige
     shadow: { verdict: decision.shadow.verdict, reasons: decision.shadow.reasons.map((r) => ({ ...r, message: clip(r.message) })) },
     ...(decision.approval ? { approval: decision.approval } : {}),
     ...(decision.breakGlass ? { breakGlass: decision.breakGlass } : {}),
+    ...(decision.grant ? { grant: decision.grant } : {}),
     policyDigest: decision.policy.digest,
     mode: 'enforce',
   };

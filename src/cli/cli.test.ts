@@ -217,6 +217,19 @@ describe('governor init and token issue', () => {
     await writeFile(config, readFileSync(join(ROOT, POLICY)));
   });
 
+  it('refuses an agent credential to an agent without a card, and registers cards', async () => {
+    const refused = await cli(['token', 'issue', '--agent', 'deploy-bot', '--role', 'deployer', '--config', config]);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain('governor agents register deploy-bot');
+    const registered = await cli(['agents', 'register', 'deploy-bot', '--owner', 'team-platform', '--purpose', 'deploys and restarts services', '--trust', 'production', '--tools', 'deploy,restart_service', '--config', config]);
+    expect(registered.code).toBe(0);
+    expect(registered.out).toContain('registered agent deploy-bot (owner team-platform, trust production)');
+    expect((await cli(['agents', 'register', 'deploy-bot', '--owner', 'x', '--purpose', 'y', '--config', config])).code).toBe(1);
+    expect((await cli(['agents', 'register', 'a', '--owner', 'x', '--purpose', 'y', '--trust', 'root', '--config', config])).code).toBe(2);
+    const listed = await cli(['agents', 'list', '--config', config]);
+    expect(listed.out).toContain('deploy-bot  trust production  owner team-platform');
+  });
+
   it('issues an agent credential the server accepts', async () => {
     const run = await cli(['token', 'issue', '--agent', 'deploy-bot', '--role', 'deployer', '--task', 'T-1', '--config', config]);
     expect(run.code).toBe(0);

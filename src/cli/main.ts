@@ -1,5 +1,6 @@
 import { isGovernorError } from '../core/errors.js';
 import { UsageError, type Command, type Io } from './args.js';
+import { agentsCommand } from './commands/agents.js';
 import { approvalsCommand, approveCommand, breakGlassCommand, denyCommand } from './commands/approvals.js';
 import { auditCommand } from './commands/audit.js';
 import { checkCommand } from './commands/check.js';
@@ -15,6 +16,7 @@ const COMMANDS: readonly Command[] = [
   checkCommand,
   policyCommand,
   tokenCommand,
+  agentsCommand,
   approvalsCommand,
   approveCommand,
   denyCommand,

@@ -252,6 +252,8 @@ export interface Decision {
   readonly createdAt: string;
   /** Set when the decision ran under a break-glass override. */
   readonly breakGlass?: BreakGlassUse;
+  /** The sandbox grant the action was admitted under (one use taken). */
+  readonly grant?: string;
   /** How a held decision was resolved. */
   readonly resolution?: Resolution;
   readonly outcome?: Outcome;

@@ -6,6 +6,7 @@ import { decisionLeaf, outcomeLeaf } from '../audit/audit-leaf.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { AuditCrypto } from '../audit/pure/audit-crypto.js';
 import type { Store } from '../store/store.js';
+import type { Controls } from '../control/controls.js';
 
 /** What the decision service needs from outside. */
 export interface DecisionServiceOptions {
@@ -23,6 +24,8 @@ export interface DecisionServiceOptions {
   readonly onHeld?: (decision: Decision) => void;
   /** Open break-glass overrides: an action in scope is allowed, and flagged as such. */
   readonly breakGlass?: { covering(principal: Principal, action: Action): BreakGlassUse | undefined };
+  /** The kill switch, trust levels, grants, budgets and breakers. */
+  readonly controls?: Controls;
 }
 
 /** The enforcement path shared by every interception adapter (HTTP API, MCP proxy, SDK). */
@@ -55,19 +58,42 @@ export function createDecisionService(options: DecisionServiceOptions): Decision
         evaluation = failedEvaluation(action, err);
       }
       const now = clock();
+      const id = newId();
       const requestedChanged = evaluation.verdict === 'modify' || (evaluation.verdict === 'pending' && evaluation.reasons.some((r) => r.effect === 'modify'));
       let verdict = evaluation.verdict;
       let reasons = evaluation.reasons;
       let approval = evaluation.approval && held(evaluation.approval, sha256Hex(canonicalJson(evaluation.action)), now);
-      const breakGlass = options.breakGlass?.covering(principal, evaluation.action);
-      if (breakGlass && (verdict === 'deny' || verdict === 'pending')) {
+      let grant: string | undefined;
+      // The kill switch wins over everything, break-glass included.
+      const killed = options.controls?.gate(principal, evaluation.action);
+      const breakGlass = killed ? undefined : options.breakGlass?.covering(principal, evaluation.action);
+      if (killed) {
+        reasons = [killed, ...reasons];
+        verdict = 'deny';
+        approval = undefined;
+      } else if (breakGlass && (verdict === 'deny' || verdict === 'pending')) {
         // The override allows what policy refused or held; every reason stays on record.
         reasons = [overrideReason(breakGlass, verdict), ...reasons];
         verdict = 'allow';
         approval = undefined;
+      } else if (verdict !== 'deny' && options.controls) {
+        let admitted: Awaited<ReturnType<Controls['admit']>>;
+        try {
+          admitted = await options.controls.admit(principal, evaluation, id, now);
+        } catch (err) {
+          // Fail closed: a grant or budget that cannot be checked denies.
+          options.onFault?.(err, 'grants and budgets');
+          admitted = { deny: { rule: 'governor', primitive: 'default', effect: 'deny', mode: 'enforce', code: 'CONTROL_STATE_UNAVAILABLE', message: `grants and budgets could not be checked (${err instanceof Error ? err.message.split('\n')[0] : 'unknown error'}); denied` } };
+        }
+        grant = admitted.grant;
+        if (admitted.deny) {
+          reasons = [...reasons, admitted.deny];
+          verdict = 'deny';
+          approval = undefined;
+        }
       }
       const decision: Decision = {
-        id: newId(),
+        id,
         verdict,
         state: STATE_OF[verdict],
         action: evaluation.action,
@@ -80,6 +106,7 @@ export function createDecisionService(options: DecisionServiceOptions): Decision
         policy: { digest: policy.digest },
         createdAt: new Date(now).toISOString(),
         ...(breakGlass ? { breakGlass } : {}),
+        ...(grant ? { grant } : {}),
       };
       const result = await store.decisions.insert({
         decision,
@@ -91,6 +118,7 @@ export function createDecisionService(options: DecisionServiceOptions): Decision
       if (!result.created && result.requestDigest !== requestDigest) {
         throw new GovernorError('IDEMPOTENCY_CONFLICT', `idempotency key "${action.idempotencyKey}" was already used for a different action (decision ${result.decision.id})`);
       }
+      if (result.created) options.controls?.decided(result.decision, requestDigest);
       if (result.created && result.decision.state === 'pending') {
         try {
           options.onHeld?.(result.decision);
@@ -113,6 +141,7 @@ export function createDecisionService(options: DecisionServiceOptions): Decision
       const recorded: Outcome = { ...outcome, at: new Date(clock()).toISOString() };
       const updated = await store.decisions.recordOutcome(id, recorded, outcomeLeaf(options.audit.crypto, decision, recorded));
       options.audit.log.appended(1);
+      options.controls?.outcome(updated, recorded);
       return updated;
     },
   };

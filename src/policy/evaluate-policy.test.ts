@@ -39,9 +39,10 @@ describe('evaluatePolicy with the example policy', () => {
     expect(e.approval).toEqual({
       tier: 'high',
       irreversible: true,
-      rules: ['irreversible-needs-approval'],
-      // The defaults: one approval from any operator, one denial rejects, an hour to decide.
-      quorum: { approvals: 1, groups: [], denyThreshold: { count: 1 } },
+      rules: ['irreversible-needs-approval', 'prod-sql-needs-dba-and-sre-lead'],
+      // Merged: the prod-SQL quorum (a DBA and an SRE lead), and the irreversibility rule's
+      // default deny threshold (one denial from any eligible voter), the shortest expiry.
+      quorum: { approvals: 2, groups: [{ group: 'dba', min: 1 }, { group: 'sre-lead', min: 1 }], denyThreshold: { count: 1 } },
       expirySeconds: 3600,
       // The database's owners and the owners of the services that depend on it.
       owners: ['team-checkout', 'team-dba', 'team-payments'],

@@ -206,7 +206,8 @@ export function approvalRequirement(
   owners: readonly string[],
 ): ApprovalRequirement {
   const mine = specs.filter((s) => s.tier === tier).map((s) => s.spec);
-  const base = { tier, irreversible, rules, owners };
+  // Sorted: the requirement must not depend on the order rules are written in.
+  const base = { tier, irreversible, rules: [...rules].sort(), owners };
   if (tier === 'medium') {
     const windows = mine.map((s) => s.vetoWindowSeconds ?? APPROVAL_DEFAULTS.vetoWindowSeconds);
     return { ...base, vetoWindowSeconds: windows.length === 0 ? APPROVAL_DEFAULTS.vetoWindowSeconds : Math.max(...windows) };

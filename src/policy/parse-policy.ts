@@ -1,7 +1,7 @@
 import type { ParseResult } from '../core/errors.js';
 import type { RuleMode, Tier } from '../core/types.js';
 import { parseDuration } from '../identity/parse-duration.js';
-import type { ApprovalSpec, BlastRadiusSpec, BreakGlassSpec, NetworkBoundarySpec, PolicySpec, PrimitiveSpec, RuleMatch, RuleSpec, ToolSpec } from './policy.js';
+import type { ApprovalSpec, BlastRadiusSpec, BreakerSpec, BreakGlassSpec, KillSwitchSpec, TrustSpec, NetworkBoundarySpec, PolicySpec, PrimitiveSpec, RuleMatch, RuleSpec, ToolSpec } from './policy.js';
 import { IDENTIFIER, IDENTIFIER_NAME, Reader, type YamlSource } from './yaml-source.js';
 
 /** Most rules a policy may hold. */
@@ -38,7 +38,7 @@ const id = { pattern: IDENTIFIER, patternName: IDENTIFIER_NAME };
 /** Validates the structure of a policy file. CEL conditions are checked later, at compile time. */
 export function parsePolicy(source: YamlSource): ParseResult<PolicySpec> {
   const r = new Reader(source);
-  const root = r.object([], source.value, ['version', 'name', 'inventory', 'defaults', 'tools', 'rules', 'breakGlass']);
+  const root = r.object([], source.value, ['version', 'name', 'inventory', 'defaults', 'tools', 'rules', 'breakGlass', 'trust', 'killSwitch', 'breakers']);
   if (!root) return { ok: false, issues: r.issues };
   if (root.version !== 1) r.fail(['version'], `expected version: 1, got ${JSON.stringify(root.version ?? null)}`);
   const name = root.name === undefined ? 'governor' : r.string(['name'], root.name, id);
@@ -71,9 +71,70 @@ export function parsePolicy(source: YamlSource): ParseResult<PolicySpec> {
   });
 
   const breakGlass = parseBreakGlass(r, root.breakGlass ?? {});
+  const trust = parseTrust(r, root.trust ?? {});
+  const killSwitch = parseKillSwitch(r, root.killSwitch ?? {});
+  const breakers = parseBreakers(r, root.breakers ?? {});
 
-  if (r.issues.length > 0 || name === undefined || inventory === undefined || breakGlass === undefined) return { ok: false, issues: r.issues };
-  return { ok: true, value: { version: 1, name, inventory, defaults: { verdict, environments }, tools, rules, breakGlass } };
+  if (r.issues.length > 0 || name === undefined || inventory === undefined || !breakGlass || !trust || !killSwitch || !breakers) return { ok: false, issues: r.issues };
+  return { ok: true, value: { version: 1, name, inventory, defaults: { verdict, environments }, tools, rules, breakGlass, trust, killSwitch, breakers } };
+}
+
+const LEVELS = ['sandbox', 'staging', 'production'] as const;
+const DEFAULT_LEVEL_ENVIRONMENTS: Record<(typeof LEVELS)[number], string[]> = { sandbox: ['sandbox', 'dev'], staging: ['sandbox', 'dev', 'staging'], production: ['*'] };
+const DEFAULT_PROMOTION: Record<(typeof LEVELS)[number], number> = { sandbox: 3, staging: 10, production: 25 };
+
+function parseTrust(r: Reader, raw: unknown): TrustSpec | undefined {
+  const p = ['trust'];
+  const o = r.object(p, raw, ['levels', 'promotion', 'unregistered']);
+  if (!o) return undefined;
+  const levelsRaw = r.object([...p, 'levels'], o.levels ?? {}, [...LEVELS]) ?? {};
+  const promotionRaw = r.object([...p, 'promotion'], o.promotion ?? {}, [...LEVELS]) ?? {};
+  const levels = {} as Record<(typeof LEVELS)[number], readonly string[]>;
+  const promotion = {} as Record<(typeof LEVELS)[number], { successes: number; maxDenials: number }>;
+  for (const level of LEVELS) {
+    const l = r.object([...p, 'levels', level], levelsRaw[level] ?? {}, ['environments']);
+    const envs = l?.environments === undefined ? DEFAULT_LEVEL_ENVIRONMENTS[level] : r.stringList([...p, 'levels', level, 'environments'], l.environments, { pattern: /^(\*|[A-Za-z0-9._:@-]{1,128})$/, patternName: 'an environment or *' });
+    if (envs) levels[level] = envs;
+    const c = r.object([...p, 'promotion', level], promotionRaw[level] ?? {}, ['successes', 'maxDenials']);
+    const successes = r.number([...p, 'promotion', level, 'successes'], c?.successes ?? DEFAULT_PROMOTION[level], { min: 0, integer: true });
+    const maxDenials = r.number([...p, 'promotion', level, 'maxDenials'], c?.maxDenials ?? 0, { min: 0, integer: true });
+    if (successes !== undefined && maxDenials !== undefined) promotion[level] = { successes, maxDenials };
+  }
+  const unregistered = r.oneOf([...p, 'unregistered'], o.unregistered ?? 'deny', ['deny', 'production'] as const);
+  if (!unregistered || Object.keys(levels).length !== 3 || Object.keys(promotion).length !== 3) return undefined;
+  return { levels, promotion, unregistered };
+}
+
+function parseKillSwitch(r: Reader, raw: unknown): KillSwitchSpec | undefined {
+  const p = ['killSwitch'];
+  const o = r.object(p, raw, ['maxStaleness', 'mode']);
+  if (!o) return undefined;
+  const seconds = duration(r, [...p, 'maxStaleness'], o.maxStaleness ?? '5s', 1, 3600);
+  const mode = r.oneOf([...p, 'mode'], o.mode ?? 'strict', ['strict', 'best-effort'] as const);
+  return seconds === undefined || !mode ? undefined : { maxStalenessMs: seconds * 1000, mode };
+}
+
+function parseBreakers(r: Reader, raw: unknown): BreakerSpec | undefined {
+  const p = ['breakers'];
+  const o = r.object(p, raw, ['denials', 'failureRatio', 'loop']);
+  if (!o) return undefined;
+  const spec: { -readonly [K in keyof BreakerSpec]: BreakerSpec[K] } = {};
+  const before = r.issues.length;
+  for (const key of ['denials', 'loop'] as const) {
+    if (o[key] === undefined) continue;
+    const b = r.object([...p, key], o[key], ['max', 'window']);
+    const max = b && r.number([...p, key, 'max'], b.max, { min: 1, integer: true });
+    const windowSeconds = b && duration(r, [...p, key, 'window'], b.window ?? '1m', 1, 86_400);
+    if (max !== undefined && windowSeconds !== undefined) spec[key] = { max, windowSeconds };
+  }
+  if (o.failureRatio !== undefined) {
+    const b = r.object([...p, 'failureRatio'], o.failureRatio, ['max', 'minOutcomes', 'window']);
+    const max = b && r.number([...p, 'failureRatio', 'max'], b.max, { min: 0, max: 1 });
+    const minOutcomes = b && r.number([...p, 'failureRatio', 'minOutcomes'], b.minOutcomes ?? 10, { min: 1, integer: true });
+    const windowSeconds = b && duration(r, [...p, 'failureRatio', 'window'], b.window ?? '10m', 1, 86_400);
+    if (max !== undefined && minOutcomes !== undefined && windowSeconds !== undefined) spec.failureRatio = { max, minOutcomes, windowSeconds };
+  }
+  return r.issues.length > before ? undefined : spec;
 }
 
 function parseBreakGlass(r: Reader, raw: unknown): BreakGlassSpec | undefined {

@@ -72,6 +72,29 @@ export interface BreakGlassSpec {
   readonly maxTtlSeconds: number;
 }
 
+/** Trust levels above `new` and what promotes an agent to each. */
+export interface TrustSpec {
+  /** Environments each level may act in without a grant (`*`: any). A `new` agent acts only under grants. */
+  readonly levels: Readonly<Record<'sandbox' | 'staging' | 'production', readonly string[]>>;
+  /** What an agent must show, since its last change of level, to be promoted to a level (plus an operator's approval). */
+  readonly promotion: Readonly<Record<'sandbox' | 'staging' | 'production', { readonly successes: number; readonly maxDenials: number }>>;
+  /** An agent without a card: denied (the default), or treated as production (migration only). */
+  readonly unregistered: 'deny' | 'production';
+}
+
+/** How kill state is kept fresh across replicas. */
+export interface KillSwitchSpec {
+  readonly maxStalenessMs: number;
+  readonly mode: 'strict' | 'best-effort';
+}
+
+/** Circuit breakers: thresholds per agent that lock it out until a human resets it. */
+export interface BreakerSpec {
+  readonly denials?: { readonly max: number; readonly windowSeconds: number };
+  readonly failureRatio?: { readonly max: number; readonly minOutcomes: number; readonly windowSeconds: number };
+  readonly loop?: { readonly max: number; readonly windowSeconds: number };
+}
+
 /** An aggregate budget: the sum over all agents of a metric of permitted actions on a scope, within a sliding window. */
 export interface BudgetSpec {
   /** One budget per environment, or one per target service/database in it. */
@@ -119,4 +142,7 @@ export interface PolicySpec {
   readonly tools: Readonly<Record<string, ToolSpec>>;
   readonly rules: readonly RuleSpec[];
   readonly breakGlass: BreakGlassSpec;
+  readonly trust: TrustSpec;
+  readonly killSwitch: KillSwitchSpec;
+  readonly breakers: BreakerSpec;
 }

@@ -8,7 +8,12 @@ export type { Operator };
  * by different issuers; a token of one kind is never accepted as the other.
  */
 export interface Authenticator {
-  agent(token: string): ParseResult<Principal>;
+  /**
+   * An agent credential. A credential a kill revoked is refused; with
+   * `whileKilled`, one whose kill is still active is accepted, so the decision
+   * endpoint can record the attempt as a KILLED deny.
+   */
+  agent(token: string, options?: { readonly whileKilled?: boolean }): ParseResult<Principal>;
   /** Governor's own operator credentials, or an OIDC provider's tokens the configuration trusts. */
   operator(token: string): ParseResult<Operator> | Promise<ParseResult<Operator>>;
 }

@@ -9,6 +9,7 @@ import type { Action, Decision } from '../core/types.js';
 import { AGENT_AUDIENCE } from '../identity/claims.js';
 import { generateSigningKeyPair } from '../identity/keys.js';
 import { createTokenIssuer } from '../identity/token-issuer.js';
+import { registerAgents } from '../../test/helpers/agents.js';
 import { createGovernor, ISSUER, type Governor } from '../main.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
@@ -32,6 +33,7 @@ async function startGovernor(): Promise<Harness> {
   await copyFile(join(EXAMPLES, 'governor.yaml'), join(dir, 'governor.yaml'));
   await copyFile(join(EXAMPLES, 'inventory.yaml'), join(dir, 'inventory.yaml'));
   const governor = await createGovernor({ policyPath: join(dir, 'governor.yaml'), dataDir: join(dir, 'data') });
+  await registerAgents(governor, 'deploy-bot', 'other-bot', 'fresh-bot');
   return { dir, governor };
 }
 

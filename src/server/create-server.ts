@@ -6,6 +6,11 @@ import type { DecisionService } from '../decisions/decision-service.js';
 import { registerAuditRoutes } from './audit-routes.js';
 import { registerApprovalRoutes } from './approval-routes.js';
 import { registerMcpRoutes } from './mcp-routes.js';
+import { registerControlRoutes } from './control-routes.js';
+import type { AgentRegistry } from '../control/agents.js';
+import type { Breakers } from '../control/breakers.js';
+import type { Grants } from '../control/grants.js';
+import type { KillSwitch } from '../control/kill-switch.js';
 import type { ToolPins } from '../control/tool-pins.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import type { ApprovalEvents } from '../approvals/approval-events.js';
@@ -25,6 +30,10 @@ export interface ServerOptions {
   readonly breakGlass: BreakGlassService;
   readonly events: ApprovalEvents;
   readonly toolPins: ToolPins;
+  readonly killSwitch: KillSwitch;
+  readonly agents: AgentRegistry;
+  readonly grants: Grants;
+  readonly breakers: Breakers;
   /** The policy in force (tool visibility for the MCP proxy). */
   readonly policy: () => CompiledPolicy;
   /** Longest long-poll of `GET /v1/decisions/:id?wait=`, seconds. Default 60. */
@@ -90,7 +99,9 @@ export function createServer(options: ServerOptions): FastifyInstance {
     return match[1];
   };
   const requireAgent = async (request: FastifyRequest) => {
-    const result = options.auth.agent(bearer(request));
+    // On the decision endpoint a killed agent's credential still identifies it, so its attempt is recorded as a KILLED deny.
+    const onDecisionPath = request.method === 'POST' && request.routeOptions.url === '/v1/decisions';
+    const result = options.auth.agent(bearer(request), { whileKilled: onDecisionPath });
     if (!result.ok) throw new GovernorError('UNAUTHENTICATED', `agent credential refused: ${result.issues.map((i) => i.message).join('; ')}`);
     request.principal = result.value;
   };
@@ -199,6 +210,9 @@ export function createServer(options: ServerOptions): FastifyInstance {
     '/v1/agents/:id/credentials',
     { schema: { params: idParamSchema, body: credentialRequestSchema }, onRequest: requireOperator },
     async (request, reply) => {
+      if (!(await options.agents.get(request.params.id))) {
+        throw new GovernorError('NOT_FOUND', `no agent card for ${request.params.id}: register it with POST /v1/agents (or governor agents register) first`);
+      }
       const issued = options.credentials.issueAgent({ agent: request.params.id, ...request.body });
       return reply.status(201).send(issued);
     },
@@ -207,6 +221,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   registerAuditRoutes(app, options.audit, { reader: requireAnyone, operator: requireOperator });
   registerApprovalRoutes(app, options, { operator: requireOperator });
   registerMcpRoutes(app, options, { agent: requireAgent, operator: requireOperator, anyone: requireAnyone });
+  registerControlRoutes(app, options, { agent: requireAgent, operator: requireOperator, anyone: requireAnyone });
 
   return app;
 }

@@ -27,6 +27,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   AUDIT_UNAVAILABLE: 503,
   AUDIT_INVALID: 500,
   RATE_LIMITED: 429,
+  SANDBOX_UNAVAILABLE: 503,
   INTERNAL: 500,
 };
 

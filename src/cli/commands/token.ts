@@ -4,17 +4,19 @@ import { createIdentity, DEFAULT_AGENT_TTL } from '../../main.js';
 import { parseDuration } from '../../identity/parse-duration.js';
 import { isGovernorError } from '../../core/errors.js';
 import { configFlag, parseFlags, UsageError, type Command } from '../args.js';
+import { openAgentRegistry } from './agents.js';
 
 export const tokenCommand: Command = {
   name: 'token',
   summary: 'issue agent and operator credentials',
-  help: `Usage: governor token issue --agent ID --role ROLE [--ttl 15m] [--task ID] [--instance ID] [--session ID]
+  help: `Usage: governor token issue --agent ID --role ROLE [--ttl 15m] [--task ID] [--instance ID] [--session ID] [--database-url URL]
        governor token issue --operator NAME --groups G1,G2 [--ttl 8h]
 
 Prints a short-lived Ed25519-signed credential (a JWT) on standard output.
 Agent credentials carry agent, instance, role, session and an optional task;
 operator (human) credentials carry a name and groups and are signed with a
-different key, so one can never stand in for the other.
+different key, so one can never stand in for the other. An agent needs an
+agent card first (governor agents register).
 
   --config FILE     the policy whose data dir holds the keys (default governor.yaml)
   --data-dir DIR    where the keys are (default .governor beside the policy)
@@ -26,6 +28,7 @@ different key, so one can never stand in for the other.
       {
         ...configFlag,
         'data-dir': { type: 'string' },
+        'database-url': { type: 'string' },
         agent: { type: 'string' },
         role: { type: 'string' },
         task: { type: 'string' },
@@ -62,6 +65,15 @@ different key, so one can never stand in for the other.
         ...(values.instance ? { instance: values.instance } : {}),
         ...(values.session ? { session: values.session } : {}),
       };
+      // No card, no credential: the card says who owns the agent and what it may do.
+      const { registry, store } = await openAgentRegistry(values, io);
+      try {
+        if (!(await registry.get(values.agent))) {
+          throw new UsageError(`agent ${values.agent} has no agent card: register it first with governor agents register ${values.agent} --owner TEAM --purpose TEXT`);
+        }
+      } finally {
+        await store.close();
+      }
       const issued = asUsage(() => identity.credentials.issueAgent(request));
       io.out(values.json ? JSON.stringify(issued, null, 2) : issued.token);
       return 0;

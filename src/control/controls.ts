@@ -1,0 +1,106 @@
+import type { Action, Decision, Evaluation, Outcome, Principal, Reason } from '../core/types.js';
+import type { TrustSpec } from '../policy/policy.js';
+import type { Store } from '../store/store.js';
+import type { AgentRegistry } from './agents.js';
+import type { Breakers } from './breakers.js';
+import type { Grants } from './grants.js';
+import type { KillSwitch } from './kill-switch.js';
+
+/** What the decision service asks of the control plane around the pure evaluation. */
+export interface Controls {
+  /** A reason to deny at once, whatever the policy says: a kill in scope, or stale kill state (strict). Synchronous, in memory. */
+  gate(principal: Principal, action: Action): Reason | undefined;
+  /**
+   * For an action that would run or be held: the agent's card and trust level,
+   * a grant when its level does not cover the environment (one use taken), and
+   * the aggregate budgets it draws on (reserved atomically). A deny reason, or
+   * the grant used.
+   */
+  admit(principal: Principal, evaluation: Evaluation, decisionId: string, now: number): Promise<{ readonly deny?: Reason; readonly grant?: string }>;
+  /** A decision was recorded: breakers and the agent's record count it. */
+  decided(decision: Decision, requestDigest: string): void;
+  /** An outcome was recorded. */
+  outcome(decision: Decision, outcome: Outcome): void;
+}
+
+/** Wires the kill switch, agent cards and trust, grants, budgets and breakers into `Controls`. */
+export function createControls(options: {
+  readonly killSwitch: KillSwitch;
+  readonly agents: AgentRegistry;
+  readonly grants: Grants;
+  readonly breakers: Breakers;
+  readonly store: Store;
+  readonly trust: () => TrustSpec;
+}): Controls {
+  const { killSwitch, agents, grants, breakers, store } = options;
+  const deny = (primitive: Reason['primitive'], code: string, message: string, rule: string = primitive): Reason => ({ rule, primitive, effect: 'deny', mode: 'enforce', code, message });
+
+  return {
+    gate: (principal, action) => killSwitch.check(principal, action),
+
+    async admit(principal, evaluation, decisionId, now) {
+      const action = evaluation.action;
+      // Cached; a miss (a card registered by another process moments ago) reads the store.
+      const card = agents.card(principal.agent) ?? (await agents.get(principal.agent));
+      const trust = options.trust();
+      let grant: string | undefined;
+      if (!card) {
+        if (trust.unregistered === 'deny') {
+          return { deny: deny('identity-binding', 'NO_AGENT_CARD', `agent ${principal.agent} has no agent card: register it (governor agents register) before it acts`, 'agent-card') };
+        }
+      } else {
+        const environments = card.trust === 'new' ? [] : trust.levels[card.trust];
+        if (!environments.includes('*') && !environments.includes(action.environment)) {
+          const used = await grants.use(principal, action);
+          if (!used) {
+            const why = card.trust === 'new' ? 'a new agent acts only under a grant' : `trust level ${card.trust} covers ${environments.join(', ') || 'no environment'} without a grant`;
+            return {
+              deny: deny(
+                'sandbox-grant',
+                'NO_GRANT',
+                `agent ${principal.agent} is at trust level ${card.trust}: ${why}, and no active grant for task ${principal.task ?? '(none)'} covers ${action.tool} in ${action.environment}${(action.targets ?? []).length ? ` on ${(action.targets ?? []).map((t) => t.id).join(', ')}` : ''}`,
+                'trust',
+              ),
+            };
+          }
+          grant = used.id;
+        }
+      }
+      if (evaluation.budgets && evaluation.budgets.length > 0) {
+        const result = await store.budgets.reserve({
+          demands: evaluation.budgets.map((b) => ({ key: b.key, amount: b.amount, max: b.max, since: now - b.windowSeconds * 1000 })),
+          decisionId,
+          at: now,
+        });
+        if (!result.ok) {
+          const draw = evaluation.budgets.find((b) => b.key === result.key);
+          const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 10000) / 100}` : 'unknown');
+          const fraction = draw?.scope.startsWith('trafficFraction') ?? false;
+          const show = (x: number) => (fraction ? `${pct(x)}%` : Number.isFinite(x) ? String(x) : 'unknown');
+          return {
+            deny: deny(
+              'budget',
+              'BUDGET_EXCEEDED',
+              `aggregate budget ${draw?.rule ?? result.key}: ${draw?.scope ?? result.key} over ${draw?.windowSeconds ?? '?'}s is ${show(result.used)} used by all agents; this action needs ${show(result.amount)}, more than the ${show(result.max)} budget`,
+              draw?.rule ?? 'budget',
+            ),
+            ...(grant ? { grant } : {}),
+          };
+        }
+      }
+      return grant ? { grant } : {};
+    },
+
+    decided(decision, requestDigest) {
+      const denied = decision.verdict === 'deny';
+      // A killed agent's own attempts do not count: it is already locked.
+      if (!decision.reasons.some((r) => r.code === 'KILLED' || r.code === 'KILL_STATE_STALE')) breakers.decision(decision.principal.agent, requestDigest, denied);
+      if (denied) agents.observe(decision.principal.agent, 'denial');
+    },
+
+    outcome(decision, outcome) {
+      breakers.outcome(decision.principal.agent, outcome.status === 'failed');
+      agents.observe(decision.principal.agent, outcome.status === 'failed' ? 'failure' : decision.grant ? 'grant-success' : 'success');
+    },
+  };
+}
