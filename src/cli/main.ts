@@ -1,6 +1,7 @@
 import { isGovernorError } from '../core/errors.js';
 import { UsageError, type Command, type Io } from './args.js';
 import { agentsCommand } from './commands/agents.js';
+import { grantsCommand, killCommand, resumeCommand } from './commands/kill.js';
 import { approvalsCommand, approveCommand, breakGlassCommand, denyCommand } from './commands/approvals.js';
 import { auditCommand } from './commands/audit.js';
 import { checkCommand } from './commands/check.js';
@@ -17,6 +18,9 @@ const COMMANDS: readonly Command[] = [
   policyCommand,
   tokenCommand,
   agentsCommand,
+  killCommand,
+  resumeCommand,
+  grantsCommand,
   approvalsCommand,
   approveCommand,
   denyCommand,

@@ -23,6 +23,8 @@ export interface Controls {
   outcome(decision: Decision, outcome: Outcome): void;
 }
 
+const CONTROL_CODES = new Set(['NO_GRANT', 'NO_AGENT_CARD', 'BUDGET_EXCEEDED', 'KILLED', 'KILL_STATE_STALE', 'CONTROL_STATE_UNAVAILABLE']);
+
 /** Wires the kill switch, agent cards and trust, grants, budgets and breakers into `Controls`. */
 export function createControls(options: {
   readonly killSwitch: KillSwitch;
@@ -92,7 +94,9 @@ export function createControls(options: {
     },
 
     decided(decision, requestDigest) {
-      const denied = decision.verdict === 'deny';
+      // Only the policy's own denials count against an agent (breaker, record), not the controls' (no grant, budget, kill):
+      // an agent that keeps retrying those is caught by the loop breaker.
+      const denied = decision.verdict === 'deny' && decision.reasons.some((r) => r.effect === 'deny' && r.mode === 'enforce' && !CONTROL_CODES.has(r.code ?? ''));
       // A killed agent's own attempts do not count: it is already locked.
       if (!decision.reasons.some((r) => r.code === 'KILLED' || r.code === 'KILL_STATE_STALE')) breakers.decision(decision.principal.agent, requestDigest, denied);
       if (denied) agents.observe(decision.principal.agent, 'denial');
