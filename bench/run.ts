@@ -15,6 +15,7 @@ const BENCHES: Readonly<Record<string, () => Promise<Bench>>> = {
   cedar: async () => (await import('./cedar.bench.js')).cedarBench,
   http: async () => (await import('./http.bench.js')).httpBench,
   audit: async () => (await import('./audit.bench.js')).auditBench,
+  control: async () => (await import('./control.bench.js')).controlBench,
 };
 
 const OUT_DIR = fileURLToPath(new URL('./out/', import.meta.url));

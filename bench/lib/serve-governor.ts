@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +33,22 @@ export interface ServerStopped {
   readonly dbBytes: number;
 }
 
-const POLICY = fileURLToPath(new URL('../../examples/governor.yaml', import.meta.url));
+const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
+
+/**
+ * The example policy without its circuit breakers and aggregate budget: a load
+ * generator repeating the same few actions thousands of times a second is
+ * exactly what those exist to stop, and the benchmark measures the decision
+ * path, not a lockout. (bench/control.bench.ts measures them.)
+ */
+async function benchPolicy(dir: string): Promise<string> {
+  const text = (await readFile(join(EXAMPLES, 'governor.yaml'), 'utf8'))
+    .replace(/\nbreakers:\n(?:  .*\n)+/, '\n')
+    .replace(/  - id: prod-restart-budget\n(?:    .*\n)+/, '');
+  await writeFile(join(dir, 'governor.yaml'), text);
+  await copyFile(join(EXAMPLES, 'inventory.yaml'), join(dir, 'inventory.yaml'));
+  return join(dir, 'governor.yaml');
+}
 
 async function main(): Promise<void> {
   if (!process.send) throw new Error('serve-governor runs as a child process of bench/http.bench.ts');
@@ -41,7 +56,7 @@ async function main(): Promise<void> {
   const { createGovernor } = await loadMainApi();
   // GOVERNOR_BENCH_SERVER_LOG=error (or info, ...) turns the server's log on, to stderr.
   const level = process.env.GOVERNOR_BENCH_SERVER_LOG;
-  const governor = await createGovernor({ policyPath: POLICY, dataDir, logger: level ? { level } : false });
+  const governor = await createGovernor({ policyPath: await benchPolicy(dataDir), dataDir, logger: level ? { level } : false });
   await governor.app.listen({ host: '127.0.0.1', port: 0 });
   for (const p of Object.values(PRINCIPALS)) {
     await governor.agents.register({ name: 'bench', groups: [] }, { id: p.agent, owner: 'bench', purpose: 'benchmark load', trust: 'production' });

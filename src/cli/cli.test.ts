@@ -137,8 +137,8 @@ describe('governor policy test', () => {
   it('the example fixtures name every rule of the example policy', async () => {
     const policy = parseYaml(readFileSync(join(ROOT, POLICY), 'utf8')) as { rules: { id: string; mode?: string }[] };
     const fixtures = readFileSync(join(ROOT, 'examples/policy-tests/example.yaml'), 'utf8');
-    const doc = parseYaml(fixtures) as { cases: { expect: { rules?: string[]; shadow?: string } }[] };
-    const named = new Set(doc.cases.flatMap((c) => c.expect.rules ?? []));
+    const doc = parseYaml(fixtures) as { cases: { expect: { rules?: string[]; shadow?: string; budgets?: string[] } }[] };
+    const named = new Set(doc.cases.flatMap((c) => [...(c.expect.rules ?? []), ...(c.expect.budgets ?? [])]));
     for (const rule of policy.rules) {
       if (rule.mode === 'shadow') expect(doc.cases.some((c) => c.expect.shadow === 'deny')).toBe(true);
       else expect(named, `rule ${rule.id}`).toContain(rule.id);

@@ -1,6 +1,7 @@
 import { isGovernorError } from '../core/errors.js';
 import { UsageError, type Command, type Io } from './args.js';
 import { agentsCommand } from './commands/agents.js';
+import { sandboxCommand } from './commands/sandbox.js';
 import { grantsCommand, killCommand, resumeCommand } from './commands/kill.js';
 import { approvalsCommand, approveCommand, breakGlassCommand, denyCommand } from './commands/approvals.js';
 import { auditCommand } from './commands/audit.js';
@@ -21,6 +22,7 @@ const COMMANDS: readonly Command[] = [
   killCommand,
   resumeCommand,
   grantsCommand,
+  sandboxCommand,
   approvalsCommand,
   approveCommand,
   denyCommand,
@@ -54,7 +56,9 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     io.err(`governor: unknown command "${name}"\n\n${USAGE}`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // Flags after `--` belong to a wrapped command (governor sandbox run -- ls --help).
+  const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (own.includes('--help') || own.includes('-h')) {
     io.out(command.help);
     return 0;
   }

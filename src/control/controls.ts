@@ -45,50 +45,57 @@ export function createControls(options: {
       // Cached; a miss (a card registered by another process moments ago) reads the store.
       const card = agents.card(principal.agent) ?? (await agents.get(principal.agent));
       const trust = options.trust();
-      let grant: string | undefined;
+      let needsGrant = false;
       if (!card) {
         if (trust.unregistered === 'deny') {
           return { deny: deny('identity-binding', 'NO_AGENT_CARD', `agent ${principal.agent} has no agent card: register it (governor agents register) before it acts`, 'agent-card') };
         }
       } else {
         const environments = card.trust === 'new' ? [] : trust.levels[card.trust];
-        if (!environments.includes('*') && !environments.includes(action.environment)) {
-          const used = await grants.use(principal, action);
-          if (!used) {
-            const why = card.trust === 'new' ? 'a new agent acts only under a grant' : `trust level ${card.trust} covers ${environments.join(', ') || 'no environment'} without a grant`;
-            return {
-              deny: deny(
-                'sandbox-grant',
-                'NO_GRANT',
-                `agent ${principal.agent} is at trust level ${card.trust}: ${why}, and no active grant for task ${principal.task ?? '(none)'} covers ${action.tool} in ${action.environment}${(action.targets ?? []).length ? ` on ${(action.targets ?? []).map((t) => t.id).join(', ')}` : ''}`,
-                'trust',
-              ),
-            };
-          }
-          grant = used.id;
-        }
+        needsGrant = !environments.includes('*') && !environments.includes(action.environment);
       }
-      if (evaluation.budgets && evaluation.budgets.length > 0) {
-        const result = await store.budgets.reserve({
-          demands: evaluation.budgets.map((b) => ({ key: b.key, amount: b.amount, max: b.max, since: now - b.windowSeconds * 1000 })),
-          decisionId,
-          at: now,
-        });
-        if (!result.ok) {
-          const draw = evaluation.budgets.find((b) => b.key === result.key);
-          const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 10000) / 100}` : 'unknown');
-          const fraction = draw?.scope.startsWith('trafficFraction') ?? false;
-          const show = (x: number) => (fraction ? `${pct(x)}%` : Number.isFinite(x) ? String(x) : 'unknown');
-          return {
-            deny: deny(
-              'budget',
-              'BUDGET_EXCEEDED',
-              `aggregate budget ${draw?.rule ?? result.key}: ${draw?.scope ?? result.key} over ${draw?.windowSeconds ?? '?'}s is ${show(result.used)} used by all agents; this action needs ${show(result.amount)}, more than the ${show(result.max)} budget`,
-              draw?.rule ?? 'budget',
-            ),
-            ...(grant ? { grant } : {}),
-          };
-        }
+      const noGrant = () => {
+        const level = card?.trust ?? 'new';
+        const environments = level === 'new' ? [] : trust.levels[level];
+        const why = level === 'new' ? 'a new agent acts only under a grant' : `trust level ${level} covers ${environments.join(', ') || 'no environment'} without a grant`;
+        return {
+          deny: deny(
+            'sandbox-grant',
+            'NO_GRANT',
+            `agent ${principal.agent} is at trust level ${level}: ${why}, and no active grant for task ${principal.task ?? '(none)'} covers ${action.tool} in ${action.environment}${(action.targets ?? []).length ? ` on ${(action.targets ?? []).map((t) => t.id).join(', ')}` : ''}`,
+            'trust',
+          ),
+        };
+      };
+      // Read first, so an agent without a grant draws on no budget; then take the
+      // grant's use and reserve the budgets together (one group commit, not two).
+      const candidate = needsGrant ? await grants.find(principal, action) : undefined;
+      if (needsGrant && !candidate) return noGrant();
+      const budgets = evaluation.budgets ?? [];
+      const [used, reserved] = await Promise.all([
+        candidate ? grants.use(principal, action, candidate) : undefined,
+        budgets.length > 0
+          ? store.budgets.reserve({ demands: budgets.map((b) => ({ key: b.key, amount: b.amount, max: b.max, since: now - b.windowSeconds * 1000 })), decisionId, at: now })
+          : undefined,
+      ]);
+      // A lost race for the last use of a grant: the budget drawn stays drawn (stricter, never looser).
+      if (needsGrant && !used) return noGrant();
+      const grant = used?.id;
+      if (reserved && !reserved.ok) {
+        const result = reserved;
+        const draw = budgets.find((b) => b.key === result.key);
+        const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 10000) / 100}` : 'unknown');
+        const fraction = draw?.scope.startsWith('trafficFraction') ?? false;
+        const show = (x: number) => (fraction ? `${pct(x)}%` : Number.isFinite(x) ? String(x) : 'unknown');
+        return {
+          deny: deny(
+            'budget',
+            'BUDGET_EXCEEDED',
+            `aggregate budget ${draw?.rule ?? result.key}: ${draw?.scope ?? result.key} over ${draw?.windowSeconds ?? '?'}s is ${show(result.used)} used by all agents; this action needs ${show(result.amount)}, more than the ${show(result.max)} budget`,
+            draw?.rule ?? 'budget',
+          ),
+          ...(grant ? { grant } : {}),
+        };
       }
       return grant ? { grant } : {};
     },

@@ -36,12 +36,14 @@ export interface Grants {
   /** Revokes every active grant `match` selects (a kill in scope); resolves to how many. */
   revokeWhere(match: (grant: Grant) => boolean, by: string, reason: string): Promise<number>;
   list(agent?: string): Promise<readonly Grant[]>;
+  /** An active grant covering this action now (bound to the credential's task, in scope, not expired, uses left), without taking a use. */
+  find(principal: Principal, action: Action): Promise<Grant | undefined>;
   /**
-   * Takes one use of an active grant covering this action (bound to the
-   * credential's task, in scope, not expired, uses left); compare-and-set, so
-   * two concurrent decisions cannot take the last use. Undefined when none does.
+   * Takes one use of an active grant covering this action (`first`, when
+   * found just before, is tried first); compare-and-set, so two concurrent
+   * decisions cannot take the last use. Undefined when none does.
    */
-  use(principal: Principal, action: Action): Promise<Grant | undefined>;
+  use(principal: Principal, action: Action, first?: Grant): Promise<Grant | undefined>;
 }
 
 const KIND = 'grant';
@@ -134,21 +136,40 @@ export function createGrants(options: {
       return (await store.records.list({ kind: KIND, ...(agent ? { parent: agent } : {}), limit: 1000, order: 'newest' })).map(toGrant);
     },
 
-    async use(principal, action) {
+    async find(principal, action) {
       const now = clock();
+      const records = await store.records.list({ kind: KIND, parent: principal.agent, state: 'active', limit: 1000 });
+      const record = records.find((r) => covers(toGrant(r), principal, action, now));
+      return record ? withVersion(record) : undefined;
+    },
+
+    async use(principal, action, first) {
+      const now = clock();
+      let candidate = first && (first as Versioned).version !== undefined ? (first as Versioned) : undefined;
       for (let attempt = 0; attempt < 8; attempt++) {
-        const records = await store.records.list({ kind: KIND, parent: principal.agent, state: 'active', limit: 1000 });
-        const record = records.find((r) => covers(toGrant(r), principal, action, now));
-        if (!record) return undefined;
-        const grant = toGrant(record);
+        if (!candidate) {
+          const records = await store.records.list({ kind: KIND, parent: principal.agent, state: 'active', limit: 1000 });
+          const record = records.find((r) => covers(toGrant(r), principal, action, now));
+          if (!record) return undefined;
+          candidate = withVersion(record);
+        }
+        const { version, ...grant } = candidate;
         const uses = grant.uses + 1;
         const state = uses >= grant.maxUses ? 'exhausted' : 'active';
-        const updated = await store.records.update({ kind: KIND, id: record.id, version: record.version, state, body: { ...grant, uses, state }, at: new Date(now).toISOString() });
+        const updated = await store.records.update({ kind: KIND, id: grant.id, version, state, body: { ...grant, uses, state }, at: new Date(now).toISOString() });
         if (updated) return toGrant(updated);
+        candidate = undefined;
       }
       return undefined;
     },
   };
+}
+
+/** A grant with the record version it was read at (the compare-and-set token of its next use). */
+type Versioned = Grant & { readonly version: number };
+
+function withVersion(record: ControlRecord): Versioned {
+  return Object.assign(toGrant(record), { version: record.version });
 }
 
 function toGrant(record: ControlRecord): Grant {

@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   'AUDIT_UNAVAILABLE',
   'AUDIT_INVALID',
   'RATE_LIMITED',
+  'SANDBOX_UNAVAILABLE',
   'INTERNAL',
 ] as const;
 

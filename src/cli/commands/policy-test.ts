@@ -11,7 +11,7 @@ interface Case {
   readonly name?: string;
   readonly principal?: Partial<Principal>;
   readonly action?: unknown;
-  readonly expect?: { readonly verdict?: Verdict; readonly rules?: readonly string[]; readonly tier?: string; readonly shadow?: Verdict };
+  readonly expect?: { readonly verdict?: Verdict; readonly rules?: readonly string[]; readonly tier?: string; readonly shadow?: Verdict; readonly budgets?: readonly string[] };
 }
 
 export const policyCommand: Command = {
@@ -29,7 +29,8 @@ way 'opa test' does. A fixture file holds a list of cases:
       expect: { verdict: deny, rules: [network-zones] }
 
 expect.verdict is required; expect.rules lists rule ids that must be among the
-reasons; expect.tier the approval tier; expect.shadow the shadow verdict.
+reasons; expect.tier the approval tier; expect.shadow the shadow verdict;
+expect.budgets the budget rules the action draws on.
 Exit code 0 when every case passes, 1 otherwise.`,
   async run(argv, io) {
     const { values, positionals } = parseFlags(argv, { ...configFlag }, 2);
@@ -86,5 +87,7 @@ function runCase(c: Case, policy: Parameters<typeof evaluatePolicy>[0]): string[
   for (const rule of c.expect.rules ?? []) if (!rules.has(rule)) problems.push(`expected a reason from rule "${rule}", got ${[...rules].join(', ') || 'none'}`);
   if (c.expect.tier !== undefined && e.approval?.tier !== c.expect.tier) problems.push(`tier: expected ${c.expect.tier}, got ${e.approval?.tier ?? 'none'}`);
   if (c.expect.shadow !== undefined && e.shadow.verdict !== c.expect.shadow) problems.push(`shadow verdict: expected ${c.expect.shadow}, got ${e.shadow.verdict}`);
+  const drawn = new Set((e.budgets ?? []).map((b) => b.rule));
+  for (const rule of c.expect.budgets ?? []) if (!drawn.has(rule)) problems.push(`expected a draw on budget "${rule}", got ${[...drawn].join(', ') || 'none'}`);
   return problems;
 }
