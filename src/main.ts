@@ -15,6 +15,7 @@ import { ApprovalEvents } from './approvals/approval-events.js';
 import { createApprovalService, type ApprovalService } from './approvals/approval-service.js';
 import { createBreakGlassService, type BreakGlassService } from './approvals/break-glass.js';
 import { createToolPins } from './control/tool-pins.js';
+import { runSandboxed } from './sandbox/run-sandboxed.js';
 import { createAgentRegistry, type AgentRegistry } from './control/agents.js';
 import { createBreakers } from './control/breakers.js';
 import { createControls } from './control/controls.js';
@@ -287,6 +288,8 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
     agents,
     grants,
     breakers,
+    // The data dir (keys, database) is hidden inside the sandbox wherever it lives.
+    sandbox: (request) => runSandboxed(request, { hidePaths: [dataDir] }),
     policy: () => policy.current(),
     approvals,
     breakGlass,

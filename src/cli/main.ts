@@ -2,6 +2,7 @@ import { isGovernorError } from '../core/errors.js';
 import { UsageError, type Command, type Io } from './args.js';
 import { agentsCommand } from './commands/agents.js';
 import { sandboxCommand } from './commands/sandbox.js';
+import { mcpCommand } from './commands/mcp.js';
 import { grantsCommand, killCommand, resumeCommand } from './commands/kill.js';
 import { approvalsCommand, approveCommand, breakGlassCommand, denyCommand } from './commands/approvals.js';
 import { auditCommand } from './commands/audit.js';
@@ -23,6 +24,7 @@ const COMMANDS: readonly Command[] = [
   resumeCommand,
   grantsCommand,
   sandboxCommand,
+  mcpCommand,
   approvalsCommand,
   approveCommand,
   denyCommand,

@@ -7,6 +7,8 @@ import { registerAuditRoutes } from './audit-routes.js';
 import { registerApprovalRoutes } from './approval-routes.js';
 import { registerMcpRoutes } from './mcp-routes.js';
 import { registerControlRoutes } from './control-routes.js';
+import { registerSandboxRoutes } from './sandbox-routes.js';
+import type { SandboxRequest, SandboxResult } from '../sandbox/run-sandboxed.js';
 import type { AgentRegistry } from '../control/agents.js';
 import type { Breakers } from '../control/breakers.js';
 import type { Grants } from '../control/grants.js';
@@ -34,6 +36,8 @@ export interface ServerOptions {
   readonly agents: AgentRegistry;
   readonly grants: Grants;
   readonly breakers: Breakers;
+  /** Runs an allowed `sandbox.exec` isolated. */
+  readonly sandbox: (request: SandboxRequest) => Promise<SandboxResult>;
   /** The policy in force (tool visibility for the MCP proxy). */
   readonly policy: () => CompiledPolicy;
   /** Longest long-poll of `GET /v1/decisions/:id?wait=`, seconds. Default 60. */
@@ -100,7 +104,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   };
   const requireAgent = async (request: FastifyRequest) => {
     // On the decision endpoint a killed agent's credential still identifies it, so its attempt is recorded as a KILLED deny.
-    const onDecisionPath = request.method === 'POST' && request.routeOptions.url === '/v1/decisions';
+    const onDecisionPath = request.method === 'POST' && (request.routeOptions.url === '/v1/decisions' || request.routeOptions.url === '/v1/sandbox/exec');
     const result = options.auth.agent(bearer(request), { whileKilled: onDecisionPath });
     if (!result.ok) throw new GovernorError('UNAUTHENTICATED', `agent credential refused: ${result.issues.map((i) => i.message).join('; ')}`);
     request.principal = result.value;
@@ -222,6 +226,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   registerApprovalRoutes(app, options, { operator: requireOperator });
   registerMcpRoutes(app, options, { agent: requireAgent, operator: requireOperator, anyone: requireAnyone });
   registerControlRoutes(app, options, { agent: requireAgent, operator: requireOperator, anyone: requireAnyone });
+  registerSandboxRoutes(app, { decisions: options.decisions, run: options.sandbox }, { agent: requireAgent });
 
   return app;
 }
