@@ -90,6 +90,12 @@ export interface GovernorClient {
   decision(id: string, waitSeconds: number, signal?: AbortSignal): Promise<GovernorResult<WireDecision>>;
   recordOutcome(id: string, outcome: { status: 'succeeded' | 'failed'; detail?: unknown }, signal?: AbortSignal): Promise<GovernorResult<unknown>>;
   checkTools(request: { server: string; environment: string; tools: readonly WireToolDefinition[] }, signal?: AbortSignal): Promise<GovernorResult<readonly WireToolCheck[]>>;
+  /**
+   * Watches `GET /v1/sessions/watch`: calls `onKilled` once when a kill
+   * touches this credential (the kill switch closing a proxied session),
+   * reconnecting with backoff while the stream fails. Returns the stop function.
+   */
+  watchKills(onKilled: (reason: string) => void): () => void;
 }
 
 /** How to reach Governor. */
@@ -113,6 +119,50 @@ export function createGovernorClient(options: GovernorClientOptions): GovernorCl
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
   const doFetch = options.fetch ?? fetch;
   const token = typeof options.token === 'function' ? options.token : () => options.token as string;
+
+  function watchKills(onKilled: (reason: string) => void): () => void {
+    const stop = new AbortController();
+    let delay = 500;
+    const once = async (): Promise<boolean> => {
+      const res = await doFetch(`${base}/v1/sessions/watch`, { headers: { authorization: `Bearer ${token()}`, accept: 'text/event-stream' }, signal: stop.signal });
+      if (res.status === 401) {
+        // The credential itself was revoked (a kill that happened while we were not watching).
+        onKilled('the agent credential was refused (revoked by the kill switch, or expired)');
+        return true;
+      }
+      if (!res.ok || !res.body) return false;
+      delay = 500;
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return false;
+        text = (text + decoder.decode(value, { stream: true })).slice(-65_536);
+        const match = /event: killed\ndata: (.*)\n/.exec(text);
+        if (match) {
+          let reason = 'killed';
+          try {
+            const data = JSON.parse(match[1] as string) as { by?: string; reason?: string; kill?: string };
+            reason = `killed by ${data.by ?? 'an operator'} (kill ${data.kill ?? '?'}): ${data.reason ?? ''}`;
+          } catch {
+            // The event itself is what matters.
+          }
+          onKilled(reason);
+          return true;
+        }
+      }
+    };
+    void (async () => {
+      while (!stop.signal.aborted) {
+        const finished = await once().catch(() => false);
+        if (finished || stop.signal.aborted) return;
+        await new Promise((r) => setTimeout(r, delay).unref?.());
+        delay = Math.min(delay * 2, 10_000);
+      }
+    })();
+    return () => stop.abort();
+  }
 
   async function call(method: 'GET' | 'POST', path: string, body: unknown, limitMs: number, signal?: AbortSignal): Promise<GovernorResult<unknown>> {
     const timeout = AbortSignal.timeout(limitMs);
@@ -159,6 +209,7 @@ export function createGovernorClient(options: GovernorClientOptions): GovernorCl
 
   return {
     url: base,
+    watchKills,
     async whoami(signal) {
       const result = await call('GET', '/v1/whoami', undefined, timeoutMs, signal);
       if (!result.ok) return result;

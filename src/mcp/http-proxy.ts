@@ -117,7 +117,10 @@ export async function startHttpProxy(options: HttpProxyOptions): Promise<HttpPro
         log('info', `session ${id} opened for agent ${verified.principal.agent} (role ${verified.principal.role})`);
       },
     });
+    // The kill switch closes this session the moment a kill touches its agent, not at its next call.
+    const stopWatching = governor.watchKills((reason) => void session.close(reason));
     void session.closed.then(() => {
+      stopWatching();
       if (entry) entries.delete(entry.id);
     });
     await session.server.connect(transport);

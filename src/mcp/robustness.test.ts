@@ -322,6 +322,19 @@ describe('limits and failing closed', () => {
     });
   });
 
+  it('hears of a kill at once through the watch stream, without waiting for a call', async () => {
+    const victim = await gov.agent({ agent: 'watched-bot' });
+    const heard = new Promise<string>((resolve) => {
+      const stop = gov.client(victim).watchKills((reason) => {
+        stop();
+        resolve(reason);
+      });
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    await gov.call('POST', '/v1/kill', gov.operator('ann', 'sre'), { scope: { kind: 'agent', value: 'watched-bot' }, reason: 'incident 43' });
+    expect(await heard).toMatch(/^killed by ann \(kill .*\): incident 43/);
+  });
+
   it('closes the session when the kill switch covers its agent', async () => {
     const victim = await gov.agent({ agent: 'kill-bot' });
     const tiny = lookupServer('Looks up a record by query.');

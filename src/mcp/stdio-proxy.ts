@@ -85,7 +85,10 @@ export async function startStdioProxy(options: StdioProxyOptions): Promise<Stdio
   stdin.once('close', onEnd);
   const onOutputError = (err: Error) => void session.close(`cannot write to the MCP client: ${err.message}`);
   stdout.once('error', onOutputError);
+  // The kill switch closes this session the moment a kill touches its agent, not at its next call.
+  const stopWatching = governor.watchKills((reason) => void session.close(reason));
   void session.closed.then(() => {
+    stopWatching();
     stdin.off('end', onEnd);
     stdin.off('close', onEnd);
     stdout.off('error', onOutputError);
