@@ -20,7 +20,11 @@ const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
 
 /** Example policy plus breakers and a budget rule for restarts of prod services. */
 const CONTROL_POLICY = (budgetRule: string, max = 1) => (policy: string) =>
-  policy.replace(
+  policy
+    .replace(/\nbreakers:\n(?:  .*\n)+/, '\n')
+    .replace(/\ntrust:\n(?:  .*\n)+/, '\n')
+    .replace(/  - id: prod-restart-budget\n(?:    .*\n)+/, '')
+    .replace(
     'rules:\n',
     `breakers:\n  loop: { max: 3, window: 1m }\n  denials: { max: 5, window: 1m }\ntrust:\n  promotion:\n    sandbox: { successes: 2 }\nrules:\n  - id: ${budgetRule}\n    match: { environments: [prod], tools: [restart_service] }\n    budget: { scope: service, metric: trafficFraction, max: ${max}, window: 10m }\n`,
   );
@@ -129,6 +133,8 @@ describe('kill switch', () => {
     const listed = await c.call('GET', '/v1/kill', c.operator());
     expect((listed.body['kills'] as { id: string }[]).map((k) => k.id)).toContain(all.body['id']);
     await c.call('POST', `/v1/kill/${all.body['id'] as string}/lift`, c.operator(), { reason: 'over' });
+    // Credentials issued before the global kill (to the second) stay revoked: later tests take new ones.
+    await new Promise((r) => setTimeout(r, 1100));
   });
 
   it('keeps kills across a restart', async () => {
@@ -189,6 +195,10 @@ describe('circuit breakers', () => {
     expect((await c.decide(c.agent('loop-bot'), { ...STAGING_RESTART(), params: { service: 'payments', count: 1 } })).verdict).toBe('allow');
     const leaf = (await c.leaves()).find((l) => l['type'] === 'kill' && l['id'] === kills[0]?.id);
     expect(leaf).toMatchObject({ source: 'breaker', by: 'breaker:loop-bot' });
+    const metrics = await (await fetch(`${running.url}/metrics`)).text();
+    expect(metrics).toMatch(/^governor_breaker_trips_total 1$/m);
+    expect(metrics).toMatch(/^governor_kills_total\{source="breaker"\} 1$/m);
+    expect(metrics).toMatch(/^governor_decisions_total\{verdict="allow"\} \d+$/m);
   });
 
   it('locks an agent that keeps getting denied', async () => {

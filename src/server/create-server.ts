@@ -8,6 +8,7 @@ import { registerApprovalRoutes } from './approval-routes.js';
 import { registerMcpRoutes } from './mcp-routes.js';
 import { registerControlRoutes } from './control-routes.js';
 import { registerSandboxRoutes } from './sandbox-routes.js';
+import type { Metrics } from './metrics.js';
 import type { SandboxRequest, SandboxResult } from '../sandbox/run-sandboxed.js';
 import type { AgentRegistry } from '../control/agents.js';
 import type { Breakers } from '../control/breakers.js';
@@ -36,6 +37,8 @@ export interface ServerOptions {
   readonly agents: AgentRegistry;
   readonly grants: Grants;
   readonly breakers: Breakers;
+  /** Served at `GET /metrics` (Prometheus text format). */
+  readonly metrics?: Metrics;
   /** Runs an allowed `sandbox.exec` isolated. */
   readonly sandbox: (request: SandboxRequest) => Promise<SandboxResult>;
   /** The policy in force (tool visibility for the MCP proxy). */
@@ -129,6 +132,9 @@ export function createServer(options: ServerOptions): FastifyInstance {
     }
     throw new GovernorError('UNAUTHENTICATED', `credential refused: ${asAgent.issues.map((i) => i.message).join('; ')}`);
   };
+
+  // Infrastructure reads these without a credential, like /healthz: counts, never secrets.
+  app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(options.metrics?.render() ?? ''));
 
   app.get('/healthz', async (_request, reply: FastifyReply) => {
     const health = await options.health().catch((err: unknown) => ({ ok: false, error: err instanceof Error ? err.message : String(err) }));
