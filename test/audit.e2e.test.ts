@@ -4,7 +4,7 @@
  * a byte changed in the database is reported with its index, and a leaf that
  * cannot be written turns the decision into a deny.
  */
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,7 @@ import { hashLeaf, verifyConsistency, verifyInclusion } from '../src/audit/pure/
 import { parseNoteVerifier } from '../src/audit/pure/note-verifier.js';
 import { parseTlogProof, verifyTlogProof } from '../src/audit/pure/tlog-proof.js';
 import { runCli } from '../src/cli/main.js';
-import { registerAgents } from './helpers/agents.js';
+import { writeExamplePolicy } from './helpers/agents.js';
 import { createGovernor, type Governor } from '../src/main.js';
 import { testDatabaseUrl } from '../src/store/test-fixtures.js';
 
@@ -26,8 +26,7 @@ const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
 
 async function workspace(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'governor-audit-'));
-  await copyFile(join(EXAMPLES, 'governor.yaml'), join(dir, 'governor.yaml'));
-  await copyFile(join(EXAMPLES, 'inventory.yaml'), join(dir, 'inventory.yaml'));
+  await writeExamplePolicy(dir, { uncarded: true, unlimited: true });
   return dir;
 }
 
@@ -49,7 +48,6 @@ describe('audit log over HTTP (SQLite)', () => {
   beforeAll(async () => {
     dir = await workspace();
     governor = await createGovernor({ policyPath: join(dir, 'governor.yaml'), auditOrigin: 'governor.test/audit', checkpoint: { intervalMs: 60_000 } });
-    await registerAgents(governor, 'deploy-bot');
     token = governor.issuers.agent.issue({ agent: 'deploy-bot', role: 'deployer', task: 'T-1', ttlSeconds: 600 }).token;
     for (const name of actions) {
       const action = JSON.parse(await readFile(join(EXAMPLES, 'actions', `${name}.json`), 'utf8')) as { action: unknown };
@@ -171,7 +169,6 @@ describe.skipIf(!testDatabaseUrl())('audit log fails closed on PostgreSQL', () =
     roleUrl.username = role;
     roleUrl.searchParams.set('options', `-c search_path=${schema}`);
     governor = await createGovernor({ policyPath: join(dir, 'governor.yaml'), databaseUrl: roleUrl.toString(), auditOrigin: 'governor.test/pg' });
-    await registerAgents(governor, 'deploy-bot');
   });
   afterAll(async () => {
     await governor?.close().catch(() => undefined);
@@ -212,7 +209,6 @@ describe('log key rotation', () => {
     };
     try {
       let g = await createGovernor({ policyPath, auditOrigin: 'governor.test/rotate' });
-      await registerAgents(g, 'deploy-bot');
       await decide(g);
       await g.audit.checkpoint();
       const oldKey = g.auditKeys[0] as string;
@@ -225,7 +221,6 @@ describe('log key rotation', () => {
 
       // During the rotation both keys sign.
       g = await createGovernor({ policyPath });
-      await registerAgents(g, 'deploy-bot');
       expect([...g.auditKeys].sort()).toEqual([oldKey, newKey].sort());
       await decide(g);
       await g.audit.checkpoint();
@@ -234,7 +229,6 @@ describe('log key rotation', () => {
       // The old key is retired: only its verifier key is kept.
       await rm(join(dir, '.governor', 'keys', 'log.key'));
       g = await createGovernor({ policyPath });
-      await registerAgents(g, 'deploy-bot');
       expect(g.auditKeys).toEqual([newKey]);
       await decide(g);
       await g.audit.checkpoint();

@@ -5,7 +5,7 @@
  * for it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -16,11 +16,10 @@ import { openCheckpoint } from '../src/audit/pure/checkpoint.js';
 import { COSIGNATURE_KEY_TYPE, formatVerifierKey, openNote } from '../src/audit/pure/note.js';
 import { parseNoteVerifier } from '../src/audit/pure/note-verifier.js';
 import { runCli } from '../src/cli/main.js';
-import { registerAgents } from './helpers/agents.js';
+import { writeExamplePolicy } from './helpers/agents.js';
 import { createGovernor, type Governor } from '../src/main.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const EXAMPLES = join(ROOT, 'examples');
 const ORIGIN = 'governor/witness-test';
 
 interface WitnessProcess {
@@ -121,8 +120,7 @@ describe('witness cosigning', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'governor-witness-it-'));
-    await copyFile(join(EXAMPLES, 'governor.yaml'), join(dir, 'governor.yaml'));
-    await copyFile(join(EXAMPLES, 'inventory.yaml'), join(dir, 'inventory.yaml'));
+    await writeExamplePolicy(dir, { uncarded: true, unlimited: true });
     launcher = join(dir, 'launch.mjs');
     const cliUrl = pathToFileURL(join(ROOT, 'src', 'cli', 'main.ts')).href;
     await writeFile(launcher, `const { main } = await import(${JSON.stringify(cliUrl)});\nawait main();\n`);
@@ -171,7 +169,6 @@ describe('witness cosigning', () => {
       checkpoint: { intervalMs: 3_600_000 },
     });
     url = await governor.app.listen({ port: 0, host: '127.0.0.1' });
-    await registerAgents(governor, 'deploy-bot');
     agent = governor.issuers.agent.issue({ agent: 'deploy-bot', role: 'deployer', task: 'T-1', ttlSeconds: 600 }).token;
     operator = governor.issuers.operator.issue({ operator: 'alice', groups: ['sre'], ttlSeconds: 600 }).token;
 
@@ -250,7 +247,6 @@ describe('witness cosigning', () => {
       checkpoint: { intervalMs: 3_600_000 },
     });
     url = await governor.app.listen({ port: 0, host: '127.0.0.1' });
-    await registerAgents(governor, 'deploy-bot');
     expect((await decide()).body.verdict).toBe('allow');
     const signed = await signCheckpoint();
     expect(signed.status).toBe(200);

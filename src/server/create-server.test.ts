@@ -1,7 +1,6 @@
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadKeyring } from '../config/keyring.js';
@@ -9,10 +8,9 @@ import type { Action, Decision } from '../core/types.js';
 import { AGENT_AUDIENCE } from '../identity/claims.js';
 import { generateSigningKeyPair } from '../identity/keys.js';
 import { createTokenIssuer } from '../identity/token-issuer.js';
-import { registerAgents } from '../../test/helpers/agents.js';
+import { registerAgents, writeExamplePolicy } from '../../test/helpers/agents.js';
 import { createGovernor, ISSUER, type Governor } from '../main.js';
 
-const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 
 const ACTIONS = {
   allow: { tool: 'restart_service', environment: 'prod', params: { service: 'search', count: 1 }, taskId: 'T-1' },
@@ -30,8 +28,7 @@ interface Harness {
 /** A Governor on a private copy of the example policy, with its SQLite store in a temp dir. */
 async function startGovernor(): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'governor-server-'));
-  await copyFile(join(EXAMPLES, 'governor.yaml'), join(dir, 'governor.yaml'));
-  await copyFile(join(EXAMPLES, 'inventory.yaml'), join(dir, 'inventory.yaml'));
+  await writeExamplePolicy(dir, { unlimited: true });
   const governor = await createGovernor({ policyPath: join(dir, 'governor.yaml'), dataDir: join(dir, 'data') });
   await registerAgents(governor, 'deploy-bot', 'other-bot', 'fresh-bot');
   return { dir, governor };
