@@ -35,3 +35,12 @@ export function toBudgetRequest(request: { readonly demands: readonly BudgetDema
 export function fits(used: number, amount: number, max: number): boolean {
   return used + amount <= max + 1e-9;
 }
+
+/**
+ * The bucket width of a demand's key: a hundredth of its window, at least one
+ * second. A window's oldest bucket is counted whole, so a budget is checked
+ * over a window up to one bucket longer than asked: stricter, never looser.
+ */
+export function bucketMs(demand: { readonly since: number }, at: number): number {
+  return Math.max(1000, Math.ceil((at - demand.since) / 100));
+}

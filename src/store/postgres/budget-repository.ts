@@ -1,4 +1,4 @@
-import { fits, toBudgetRequest, type BudgetRequest } from '../budget-request.js';
+import { bucketMs, fits, toBudgetRequest, type BudgetRequest } from '../budget-request.js';
 import type { BudgetDemand, BudgetRepository, BudgetReservation } from '../store.js';
 import type { TableName } from './migrations.js';
 import type { PostgresConnection, PostgresWriteKind } from './postgres-connection.js';
@@ -28,7 +28,8 @@ export class PostgresBudgetRepository implements BudgetRepository {
         for (const request of items) {
           let refused: BudgetReservation | undefined;
           for (const d of request.demands) {
-            const { rows } = await client.query(`SELECT coalesce(sum(amount), 0)::float8 AS used FROM ${usage} WHERE key = $1 AND at >= $2`, [d.key, d.since]);
+            const width = bucketMs(d, request.at);
+            const { rows } = await client.query(`SELECT coalesce(sum(amount), 0)::float8 AS used FROM ${usage} WHERE key = $1 AND bucket >= $2`, [d.key, Math.floor(d.since / width)]);
             const used = Number((rows[0] as { used: number }).used);
             if (!fits(used, d.amount, d.max)) {
               refused = { ok: false, key: d.key, used, amount: d.amount, max: d.max };
@@ -36,12 +37,11 @@ export class PostgresBudgetRepository implements BudgetRepository {
             }
           }
           if (refused === undefined) {
-            await client.query(`INSERT INTO ${usage} (key, at, amount, decision_id) SELECT * FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::text[])`, [
-              request.demands.map((d) => d.key),
-              request.demands.map(() => request.at),
-              request.demands.map((d) => d.amount),
-              request.demands.map(() => request.decisionId),
-            ]);
+            await client.query(
+              `INSERT INTO ${usage} AS u (key, bucket, amount) SELECT * FROM unnest($1::text[], $2::bigint[], $3::float8[])
+               ON CONFLICT (key, bucket) DO UPDATE SET amount = u.amount + excluded.amount`,
+              [request.demands.map((d) => d.key), request.demands.map((d) => Math.floor(request.at / bucketMs(d, request.at))), request.demands.map((d) => d.amount)],
+            );
           }
           results.push({ ok: true as const, value: refused ?? ({ ok: true } as const) });
         }
@@ -55,7 +55,8 @@ export class PostgresBudgetRepository implements BudgetRepository {
   }
 
   async used(key: string, since: number): Promise<number> {
-    const { rows } = await this.#connection.query(`SELECT coalesce(sum(amount), 0)::float8 AS used FROM ${this.#table} WHERE key = $1 AND at >= $2`, [key, since]);
+    const width = bucketMs({ since }, Date.now());
+    const { rows } = await this.#connection.query(`SELECT coalesce(sum(amount), 0)::float8 AS used FROM ${this.#table} WHERE key = $1 AND bucket >= $2`, [key, Math.floor(since / width)]);
     return Number((rows[0] as { used: number }).used);
   }
 }

@@ -1,4 +1,4 @@
-import { fits, toBudgetRequest, type BudgetRequest } from '../budget-request.js';
+import { bucketMs, fits, toBudgetRequest, type BudgetRequest } from '../budget-request.js';
 import type { BudgetRepository, BudgetReservation, BudgetDemand } from '../store.js';
 import type { SqliteConnection, SqliteDatabase, SqliteStatement } from './sqlite-connection.js';
 
@@ -12,7 +12,7 @@ export class SqliteBudgetRepository implements BudgetRepository {
 
   constructor(connection: SqliteConnection) {
     this.#connection = connection;
-    this.#used = connection.prepare('SELECT coalesce(sum(amount), 0) AS used FROM budget_usage WHERE key = ? AND at >= ?');
+    this.#used = connection.prepare('SELECT coalesce(sum(amount), 0) AS used FROM budget_usage WHERE key = ? AND bucket >= ?');
   }
 
   async reserve(request: { readonly demands: readonly BudgetDemand[]; readonly decisionId: string; readonly at: number }): Promise<BudgetReservation> {
@@ -20,7 +20,8 @@ export class SqliteBudgetRepository implements BudgetRepository {
   }
 
   used(key: string, since: number): Promise<number> {
-    return this.#connection.read(() => (this.#used.get(key, since) as { used: number }).used);
+    const width = bucketMs({ since }, Date.now());
+    return this.#connection.read(() => (this.#used.get(key, Math.floor(since / width)) as { used: number }).used);
   }
 }
 
@@ -30,16 +31,17 @@ export class SqliteBudgetWrites {
   readonly #insert: SqliteStatement;
 
   constructor(db: SqliteDatabase) {
-    this.#used = db.prepare('SELECT coalesce(sum(amount), 0) AS used FROM budget_usage WHERE key = ? AND at >= ?');
-    this.#insert = db.prepare('INSERT INTO budget_usage (key, at, amount, decision_id) VALUES (?, ?, ?, ?)');
+    this.#used = db.prepare('SELECT coalesce(sum(amount), 0) AS used FROM budget_usage WHERE key = ? AND bucket >= ?');
+    this.#insert = db.prepare('INSERT INTO budget_usage (key, bucket, amount) VALUES (?, ?, ?) ON CONFLICT (key, bucket) DO UPDATE SET amount = amount + excluded.amount');
   }
 
   reserve(request: BudgetRequest): BudgetReservation {
     for (const d of request.demands) {
-      const used = (this.#used.get(d.key, d.since) as { used: number }).used;
+      const width = bucketMs(d, request.at);
+      const used = (this.#used.get(d.key, Math.floor(d.since / width)) as { used: number }).used;
       if (!fits(used, d.amount, d.max)) return { ok: false, key: d.key, used, amount: d.amount, max: d.max };
     }
-    for (const d of request.demands) this.#insert.run(d.key, request.at, d.amount, request.decisionId);
+    for (const d of request.demands) this.#insert.run(d.key, Math.floor(request.at / bucketMs(d, request.at)), d.amount);
     return { ok: true };
   }
 }

@@ -123,22 +123,23 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
         audit TEXT CHECK (audit IS NULL OR json_valid(audit)),
         PRIMARY KEY (kind, id)
       ) STRICT;
-      CREATE INDEX records_parent ON records (kind, parent, created_at, seq);
+      CREATE INDEX records_parent ON records (kind, parent, state, created_at, seq);
       CREATE INDEX records_state ON records (kind, state, created_at, seq);
     `,
   },
   {
     version: 4,
     name: 'budget usage',
-    // Aggregate budgets: what each permitted action drew on a key, and when (ms).
+    // Aggregate budgets: what permitted actions drew on a key, summed per time
+    // bucket (a hundredth of the key's window), so a reservation reads at most
+    // ~100 rows however busy the budget is.
     sql: `
       CREATE TABLE budget_usage (
         key TEXT NOT NULL,
-        at INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
         amount REAL NOT NULL CHECK (amount >= 0),
-        decision_id TEXT NOT NULL
-      ) STRICT;
-      CREATE INDEX budget_usage_key_at ON budget_usage (key, at);
+        PRIMARY KEY (key, bucket)
+      ) STRICT, WITHOUT ROWID;
     `,
   },
 ];
