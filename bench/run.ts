@@ -16,6 +16,8 @@ const BENCHES: Readonly<Record<string, () => Promise<Bench>>> = {
   http: async () => (await import('./http.bench.js')).httpBench,
   audit: async () => (await import('./audit.bench.js')).auditBench,
   control: async () => (await import('./control.bench.js')).controlBench,
+  sql: async () => (await import('./sql.bench.js')).sqlBench,
+  mcp: async () => (await import('./mcp.bench.js')).mcpBench,
 };
 
 const OUT_DIR = fileURLToPath(new URL('./out/', import.meta.url));
