@@ -11,11 +11,13 @@ import { createPolicyHolder, sha256Hex, type PolicyHolder } from './config/polic
 import { GovernorError } from './core/errors.js';
 import type { Principal } from './core/types.js';
 import { createDecisionService, type DecisionService } from './decisions/decision-service.js';
+import { createActionAnalyzers } from './analyzers/action-analyzers.js';
 import { ApprovalEvents } from './approvals/approval-events.js';
 import { createApprovalService, type ApprovalService } from './approvals/approval-service.js';
 import { createBreakGlassService, type BreakGlassService } from './approvals/break-glass.js';
 import { createToolPins } from './control/tool-pins.js';
 import { runSandboxed } from './sandbox/run-sandboxed.js';
+import { Metrics } from './server/metrics.js';
 import { createAgentRegistry, type AgentRegistry } from './control/agents.js';
 import { createBreakers } from './control/breakers.js';
 import { createControls } from './control/controls.js';
@@ -267,7 +269,29 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
   });
   await killSwitch.start();
   await agents.start();
-  const controls = createControls({ killSwitch, agents, grants, breakers, store, trust: () => policy.current().spec.trust });
+  const baseControls = createControls({ killSwitch, agents, grants, breakers, store, trust: () => policy.current().spec.trust });
+  const metrics = new Metrics();
+  const controls: typeof baseControls = {
+    ...baseControls,
+    decided(decision, requestDigest) {
+      metrics.inc('governor_decisions_total', 'Decisions recorded, by verdict.', { verdict: decision.verdict });
+      for (const r of decision.reasons) if (r.effect === 'deny' && r.code) metrics.inc('governor_denials_total', 'Deny reasons recorded, by code.', { code: r.code });
+      baseControls.decided(decision, requestDigest);
+    },
+  };
+  metrics.onScrape(() => {
+    metrics.set('governor_breaker_trips_total', 'Circuit-breaker trips since start.', breakers.trips());
+    const kills = killSwitch.freshness();
+    metrics.set('governor_kill_state_age_seconds', 'Time since kill-switch state was last confirmed from the store.', (clock() - kills.confirmedAt) / 1000);
+    const n = notifier.stats();
+    metrics.set('governor_notifications_delivered_total', 'Notifications delivered.', n.delivered);
+    metrics.set('governor_notifications_failed_total', 'Notifications given up on.', n.failed);
+    metrics.set('governor_notifications_dropped_total', 'Notifications dropped (queue full).', n.dropped);
+    metrics.set('governor_approval_streams', 'Open approval event streams and long-polls.', events.size);
+  });
+  killSwitch.subscribe((kill) => metrics.inc('governor_kills_total', 'Kills, by source (operator or breaker).', { source: kill.source }));
+  // SQL, rows and drift are analyzed before each decision; EXPLAIN connections come from the environment.
+  const analyzers = createActionAnalyzers({ dataDir, policyDir: dirname(resolve(options.policyPath)), env: process.env });
   const decisions = createDecisionService({
     policy: () => policy.current(),
     store,
@@ -279,6 +303,7 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
     onHeld: (decision) => approvals.held(decision),
     breakGlass,
     controls,
+    analyzers,
   });
   const toolPins = createToolPins({ store, clock, crypto: nodeAuditCrypto, audit, sha256Hex });
   const app = (server = createServer({
@@ -288,6 +313,7 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
     agents,
     grants,
     breakers,
+    metrics,
     // The data dir (keys, database) is hidden inside the sandbox wherever it lives.
     sandbox: (request) => runSandboxed(request, { hidePaths: [dataDir] }),
     policy: () => policy.current(),
@@ -336,6 +362,7 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
       await app.close();
       await notifier.close();
       await audit.stop();
+      await analyzers.close();
       await store.close();
     },
   };

@@ -131,6 +131,11 @@ export function ruleToCedar(rule: RuleSpec): CedarPolicy[] | undefined {
     case 'budget':
       // Budgets need state across decisions: Cedar has no form for them.
       return undefined;
+    case 'schema-drift':
+    case 'destructive-sql':
+    case 'freeze':
+      // They read the analyzers' facts (SQL, drift) and the time: outside what this translation models.
+      return undefined;
   }
 }
 

@@ -74,6 +74,35 @@ export async function latestBaseline(dataDir: string, database: string): Promise
   return version === undefined ? undefined : loadBaseline(dataDir, database, version);
 }
 
+/**
+ * The highest version of `database`'s baselines without reading it, or
+ * undefined when it has none. Versions are never overwritten, so a caller may
+ * keep a loaded baseline for as long as this does not change.
+ */
+export async function latestBaselineVersion(dataDir: string, database: string): Promise<number | undefined> {
+  return (await versions(await baselineDir(dataDir, database, false))).at(-1);
+}
+
+/**
+ * Reads a baseline file given by its path (as `governor schema diff` takes
+ * one), validated like {@link loadBaseline}: its schema must match its digest.
+ */
+export async function readBaselineFile(file: string): Promise<Baseline> {
+  const text = await readFile(file, 'utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new GovernorError('CONFIG_INVALID', `${file}: not JSON`, { cause: err });
+  }
+  const v = (typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}) as Record<string, unknown>;
+  const database = v['database'];
+  const version = v['version'];
+  if (typeof database !== 'string' || !isDatabaseId(database)) throw new GovernorError('CONFIG_INVALID', `${file}: not a baseline (no valid "database")`);
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) throw new GovernorError('CONFIG_INVALID', `${file}: not a baseline (no valid "version")`);
+  return validate(file, database, version, v);
+}
+
 /** Every version of `database`'s baselines, oldest first. */
 export async function listBaselines(dataDir: string, database: string): Promise<readonly BaselineSummary[]> {
   const dir = await baselineDir(dataDir, database, false);
@@ -101,15 +130,18 @@ export async function loadBaseline(dataDir: string, database: string, version: n
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new GovernorError('NOT_FOUND', `no baseline version ${version} of database ${database}`, { cause: err });
     throw err;
   }
-  const invalid = (why: string): GovernorError => new GovernorError('CONFIG_INVALID', `${file}: ${why}`);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
     throw new GovernorError('CONFIG_INVALID', `${file}: not JSON`, { cause: err });
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('not a baseline');
-  const v = value as Record<string, unknown>;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new GovernorError('CONFIG_INVALID', `${file}: not a baseline`);
+  return validate(file, database, version, value as Record<string, unknown>);
+}
+
+function validate(file: string, database: string, version: number, v: Record<string, unknown>): Baseline {
+  const invalid = (why: string): GovernorError => new GovernorError('CONFIG_INVALID', `${file}: ${why}`);
   if (v['database'] !== database) throw invalid(`database is ${JSON.stringify(v['database'])}, expected ${JSON.stringify(database)}`);
   if (v['version'] !== version) throw invalid(`version is ${JSON.stringify(v['version'])}, expected ${version}`);
   if (v['source'] !== 'postgres' && v['source'] !== 'ddl') throw invalid('source must be "postgres" or "ddl"');

@@ -5,6 +5,7 @@ import { eventLeaf } from '../audit/audit-leaf.js';
 import type { AuditCrypto } from '../audit/pure/audit-crypto.js';
 import type { Notifier } from '../notify/notifier.js';
 import { evaluatePolicy, type CompiledPolicy } from '../policy/index.js';
+import { recordedFacts } from '../impact/action-facts.js';
 import type { ControlRecord, Store } from '../store/store.js';
 import type { ApprovalEvents } from './approval-events.js';
 import { ineligibility, tallyVotes, type CountedVote, type Tally } from './quorum.js';
@@ -142,7 +143,8 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
     let same = false;
     let now = 'an evaluation error';
     try {
-      const again = evaluatePolicy(policy, decision.principal, decision.requestedAction ?? decision.action);
+      // The facts the action was held with (SQL classes, drift, rows), so the new policy judges the same action.
+      const again = evaluatePolicy(policy, decision.principal, decision.requestedAction ?? decision.action, recordedFacts(decision.action, decision.impact, clock()));
       now = again.verdict;
       same =
         again.verdict === 'pending' &&

@@ -9,6 +9,7 @@ import { auditCommand } from './commands/audit.js';
 import { checkCommand } from './commands/check.js';
 import { initCommand } from './commands/init.js';
 import { policyCommand } from './commands/policy-test.js';
+import { schemaCommand } from './commands/schema.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommand } from './commands/token.js';
 import { witnessCommand } from './commands/witness.js';
@@ -18,6 +19,7 @@ const COMMANDS: readonly Command[] = [
   serveCommand,
   checkCommand,
   policyCommand,
+  schemaCommand,
   tokenCommand,
   agentsCommand,
   killCommand,

@@ -108,6 +108,93 @@ export interface Impact {
   readonly inverse?: Inverse;
   readonly resources: readonly ResourceImpact[];
   readonly endpoints: readonly EndpointImpact[];
+  /** What the action's SQL does, statement by statement; present when the action carries SQL. */
+  readonly sql?: SqlImpact;
+  /** Rows the action's SQL writes, as the planner estimates them; present only when the estimate is known. */
+  readonly rows?: number;
+  /** The largest share of one table the SQL writes, in [0, 1]; present only when the estimate is known. */
+  readonly rowFraction?: number;
+  /** The row estimate in detail; present when the action carries SQL. Unknown counts as over every row ceiling. */
+  readonly rowEstimate?: RowEstimateImpact;
+  /** How the action's schema or configuration change compares with its known-good baseline. */
+  readonly drift?: DriftImpact;
+}
+
+/** The class of a SQL statement, least to most severe (docs/sql.md). */
+export type SqlClass = 'read' | 'write' | 'ddl' | 'privilege' | 'destructive' | 'unanalyzable';
+
+/** One statement of an action's SQL, as the analyzer classified it. */
+export interface SqlStatementImpact {
+  /** 0-based position in the script; messages say `statement <index + 1>`. */
+  readonly index: number;
+  readonly class: SqlClass;
+  /** `DELETE`, `ALTER TABLE`, `DROP TABLE`, ... */
+  readonly command: string;
+  readonly tables: readonly string[];
+  readonly reasons: readonly string[];
+  readonly irreversible: boolean;
+}
+
+/**
+ * The classification of an action's SQL. When it could not be analyzed
+ * (`analyzed: false`), every flag is true and the class is `unanalyzable`:
+ * unknown SQL is treated as the worst SQL (fail closed).
+ */
+export interface SqlImpact {
+  readonly analyzed: boolean;
+  /** Why the SQL was not analyzed, or did not parse. */
+  readonly error?: string;
+  /** The data store (inventory id) the SQL runs on, when the action names exactly one. */
+  readonly database?: string;
+  /** The most severe class of any statement. */
+  readonly class: SqlClass;
+  /** Some statement is destructive or unanalyzable. */
+  readonly destructive: boolean;
+  /** Some statement is not a read. */
+  readonly writes: boolean;
+  /** Some statement changes the schema (or is unanalyzable). */
+  readonly ddl: boolean;
+  readonly statements: readonly SqlStatementImpact[];
+}
+
+/** The planner's row estimate for one write (or read) of the SQL. */
+export interface StatementRowsImpact {
+  readonly index: number;
+  readonly command: string;
+  readonly table?: string;
+  readonly rows: number;
+  readonly tableRows?: number;
+  readonly fraction?: number;
+}
+
+/** The row-level blast radius of an action's SQL. `known: false` counts as over every row ceiling. */
+export interface RowEstimateImpact {
+  readonly known: boolean;
+  /** Why the estimate could not be made. */
+  readonly reason?: string;
+  readonly statements: readonly StatementRowsImpact[];
+}
+
+/** One difference from the baseline: a schema change (`column-dropped`, ...) or a configuration change (`key-removed`, ...). */
+export interface DriftChangeImpact {
+  readonly kind: string;
+  readonly breaking: boolean;
+  /** For humans: `drops column public.users.email (text, NOT NULL)`. */
+  readonly message: string;
+}
+
+/**
+ * How a schema or configuration change compares with the known-good
+ * baseline. `drifting` is true when a change is breaking or when anything
+ * could not be compared (`issues`: unparsable or dynamic SQL, no baseline):
+ * what cannot be followed counts as drift (fail closed).
+ */
+export interface DriftImpact {
+  readonly drifting: boolean;
+  /** What was compared with: `database orders-db, baseline v3`, `configuration configs/checkout.yaml`. */
+  readonly baselines: readonly string[];
+  readonly changes: readonly DriftChangeImpact[];
+  readonly issues: readonly string[];
 }
 
 /** The primitive kinds a rule may use. */
@@ -124,6 +211,9 @@ export type Primitive =
   | 'kill-switch'
   | 'sandbox-grant'
   | 'circuit-breaker'
+  | 'schema-drift'
+  | 'destructive-sql'
+  | 'freeze'
   | 'default';
 
 /** Why a verdict is what it is. Every reason names its rule and primitive. */

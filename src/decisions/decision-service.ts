@@ -7,6 +7,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { AuditCrypto } from '../audit/pure/audit-crypto.js';
 import type { Store } from '../store/store.js';
 import type { Controls } from '../control/controls.js';
+import type { ActionFacts } from '../impact/action-facts.js';
 
 /** What the decision service needs from outside. */
 export interface DecisionServiceOptions {
@@ -26,6 +27,13 @@ export interface DecisionServiceOptions {
   readonly breakGlass?: { covering(principal: Principal, action: Action): BreakGlassUse | undefined };
   /** The kill switch, trust levels, grants, budgets and breakers. */
   readonly controls?: Controls;
+  /**
+   * What is found out about an action before it is evaluated (its SQL, rows,
+   * schema and configuration drift). A fault or a timeout denies the action.
+   */
+  readonly analyzers?: { analyze(policy: CompiledPolicy, action: Action): Promise<ActionFacts> };
+  /** Longest the analyzers may take for one action, ms (default 5000). */
+  readonly analyzerTimeoutMs?: number;
 }
 
 /** The enforcement path shared by every interception adapter (HTTP API, MCP proxy, SDK). */
@@ -45,19 +53,39 @@ const STATE_OF: Readonly<Record<Verdict, DecisionState>> = { allow: 'allowed', m
  */
 export function createDecisionService(options: DecisionServiceOptions): DecisionService {
   const { store, clock, newId, sha256Hex } = options;
+  const analyzerTimeoutMs = options.analyzerTimeoutMs ?? 5000;
+
+  /** The analyzers' facts; a fault or a timeout becomes a failure fact, which denies (fail closed). */
+  const analyze = async (policy: CompiledPolicy, action: Action): Promise<ActionFacts> => {
+    const analyzers = options.analyzers;
+    if (!analyzers) return {};
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the analyzers took longer than ${analyzerTimeoutMs} ms`)), analyzerTimeoutMs);
+      });
+      return await Promise.race([analyzers.analyze(policy, action), timeout]);
+    } catch (err) {
+      options.onFault?.(err, 'analyzing an action');
+      return { failure: `the action could not be analyzed (${err instanceof Error ? err.message.split('\n')[0] : 'unknown error'}), so its impact is unknown` };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 
   return {
     async decide(principal, action) {
       const requestDigest = sha256Hex(canonicalJson(action));
       const policy = options.policy();
+      const facts = await analyze(policy, action);
+      const now = clock();
       let evaluation: Evaluation;
       try {
-        evaluation = evaluatePolicy(policy, principal, action);
+        evaluation = evaluatePolicy(policy, principal, action, { ...facts, now });
       } catch (err) {
         options.onFault?.(err, 'policy evaluation');
         evaluation = failedEvaluation(action, err);
       }
-      const now = clock();
       const id = newId();
       const requestedChanged = evaluation.verdict === 'modify' || (evaluation.verdict === 'pending' && evaluation.reasons.some((r) => r.effect === 'modify'));
       let verdict = evaluation.verdict;

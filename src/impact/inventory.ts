@@ -22,6 +22,13 @@ export interface DataStoreSpec {
   readonly environment: string;
   readonly engine: string;
   readonly owners: readonly string[];
+  /** The id its schema baselines are stored under (`<dataDir>/baselines/<id>/`); default the store's id. */
+  readonly baseline?: string;
+  /**
+   * A read-only connection for row estimates (EXPLAIN, never executed): the
+   * name of the environment variable holding its URL, so no secret is in the file.
+   */
+  readonly explain?: { readonly urlEnv: string };
 }
 
 /** The inventory file as written. */
@@ -81,13 +88,23 @@ export function parseInventory(source: YamlSource): ParseResult<Inventory> {
   const dataStores: DataStoreSpec[] = [];
   (r.array(['dataStores'], root.dataStores ?? []) ?? []).forEach((raw, i) => {
     const p = ['dataStores', i];
-    const o = r.object(p, raw, ['id', 'environment', 'engine', 'owners', 'description']);
+    const o = r.object(p, raw, ['id', 'environment', 'engine', 'owners', 'description', 'baseline', 'explain']);
     if (!o) return;
+    const before = r.issues.length;
     const id = r.string([...p, 'id'], o.id, { pattern: IDENTIFIER, patternName: IDENTIFIER_NAME });
     const environment = r.string([...p, 'environment'], o.environment, { pattern: IDENTIFIER, patternName: IDENTIFIER_NAME });
     const engine = r.string([...p, 'engine'], o.engine ?? 'postgres');
     const owners = r.stringList([...p, 'owners'], o.owners ?? []);
-    if (id && environment && engine && owners) dataStores.push({ id, environment, engine, owners });
+    // Baseline ids name directories: the baseline store's rule (letters, digits, _ and -).
+    const baselineId = { pattern: /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, patternName: 'a baseline id (letters, digits, _ and -, at most 63)' };
+    const baseline = o.baseline === undefined ? undefined : r.string([...p, 'baseline'], o.baseline, baselineId);
+    let explain: DataStoreSpec['explain'];
+    if (o.explain !== undefined) {
+      const e = r.object([...p, 'explain'], o.explain, ['urlEnv']);
+      const urlEnv = e && r.string([...p, 'explain', 'urlEnv'], e.urlEnv, { pattern: /^[A-Za-z_][A-Za-z0-9_]{0,127}$/, patternName: 'an environment variable name' });
+      if (urlEnv) explain = { urlEnv };
+    }
+    if (id && environment && engine && owners && r.issues.length === before) dataStores.push({ id, environment, engine, owners, ...(baseline ? { baseline } : {}), ...(explain ? { explain } : {}) });
   });
 
   const zoneSpecs: ZoneSpec[] = [];

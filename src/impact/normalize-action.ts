@@ -4,6 +4,8 @@ import type { ToolSpec } from '../policy/policy.js';
 /** Most targets and endpoints one action may name (the API enforces the same bounds). */
 export const MAX_TARGETS = 64;
 export const MAX_ENDPOINTS = 32;
+/** Longest SQL an action may carry (the API bounds `sql` the same way). */
+export const MAX_SQL_LENGTH = 65_536;
 
 /** An action with the catalog's facts applied, plus what could not be read from it. */
 export interface NormalizedAction {
@@ -63,6 +65,20 @@ export function normalizeAction(input: Action, tool: ToolSpec | undefined): Norm
   }
   if (endpoints.size > MAX_ENDPOINTS) problems.push(`at most ${MAX_ENDPOINTS} endpoints may be named`);
 
+  // The SQL a tool runs is the one in its parameter: that is what reaches the database.
+  let sql = input.sql;
+  if (tool?.sqlParam) {
+    const raw = own(params, tool.sqlParam);
+    if (typeof raw === 'string') {
+      if (raw.length > MAX_SQL_LENGTH) problems.push(`parameter "${tool.sqlParam}" holds more than ${MAX_SQL_LENGTH} characters of SQL`);
+      else {
+        if (sql !== undefined && sql !== raw) problems.push(`the action's sql differs from parameter "${tool.sqlParam}", which is what tool "${tool.name}" runs`);
+        sql = raw;
+      }
+    } else if (raw !== undefined) problems.push(`parameter "${tool.sqlParam}" must be the SQL text`);
+    else if (sql === undefined) problems.push(`tool "${tool.name}" runs the SQL in parameter "${tool.sqlParam}", which is missing`);
+  }
+
   const reversible = tool?.reversible === true && input.reversible !== false;
   const inverse = reversible ? (tool?.inverse ?? input.inverse) : undefined;
   // Built field by field: an object spread followed by extra keys is a slow path in V8, and this runs on every decision.
@@ -75,7 +91,7 @@ export function normalizeAction(input: Action, tool: ToolSpec | undefined): Norm
     reversible,
   };
   if (input.params !== undefined) action.params = input.params;
-  if (input.sql !== undefined) action.sql = input.sql;
+  if (sql !== undefined) action.sql = sql;
   if (inverse !== undefined) action.inverse = inverse;
   if (input.taskId !== undefined) action.taskId = input.taskId;
   if (input.intent !== undefined) action.intent = input.intent;

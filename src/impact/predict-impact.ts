@@ -1,5 +1,6 @@
 import type { Action, EndpointImpact, Impact, ResourceImpact } from '../core/types.js';
 import type { ToolSpec } from '../policy/policy.js';
+import { dataImpact, type ActionFacts } from './action-facts.js';
 import type { Inventory, InventoryNode } from './inventory.js';
 import { normalizeEndpoint } from './network/index.js';
 
@@ -9,9 +10,15 @@ import { normalizeEndpoint } from './network/index.js';
  * the zones of its endpoints and whether it can be undone. Pure and total:
  * anything it cannot account for makes the impact `known: false`, which every
  * ceiling treats as over the limit.
+ *
+ * With `facts` from the analyzers, the impact also says what the action's SQL
+ * does (statements, rows, drift) and whether its configuration document
+ * drifts; SQL without facts counts as the worst SQL. An analyzer failure makes
+ * the impact unknown.
  */
-export function predictImpact(action: Action, tool: ToolSpec | undefined, inventory: Inventory, problems: readonly string[] = []): Impact {
+export function predictImpact(action: Action, tool: ToolSpec | undefined, inventory: Inventory, problems: readonly string[] = [], facts?: ActionFacts): Impact {
   const unknown = [...problems];
+  if (facts?.failure !== undefined) unknown.push(facts.failure);
   if (!tool) unknown.push(`tool "${action.tool}" is not in the catalog`);
   if (!inventory.environments.has(action.environment)) unknown.push(`environment "${action.environment}" is not in the inventory`);
 
@@ -68,16 +75,22 @@ export function predictImpact(action: Action, tool: ToolSpec | undefined, invent
     return { input, host: parsed.value.host, port: parsed.value.port, zone: zone?.name ?? null, zoneEnvironment: zone?.environment ?? null };
   });
 
-  const reversible = action.reversible === true;
+  // Only the analyzers' data facts are looked at when there is SQL or a configuration document to look at.
+  const data = action.sql !== undefined || tool?.config ? dataImpact(action, tool, facts) : undefined;
+  // SQL that cannot be undone makes the action irreversible, unless the tool snapshots what it changes first.
+  const dataIrreversible = tool?.snapshot ? undefined : data?.irreversibleBecause;
+  const reversible = action.reversible === true && dataIrreversible === undefined;
   const irreversibleBecause = reversible
     ? undefined
-    : !tool
-      ? `tool "${action.tool}" is not in the catalog, so it counts as irreversible`
-      : !tool.reversible
-        ? `the catalog marks tool "${tool.name}" irreversible`
-        : 'the agent declared the action irreversible';
+    : dataIrreversible !== undefined
+      ? dataIrreversible
+      : !tool
+        ? `tool "${action.tool}" is not in the catalog, so it counts as irreversible`
+        : !tool.reversible
+          ? `the catalog marks tool "${tool.name}" irreversible`
+          : 'the agent declared the action irreversible';
 
-  return {
+  const impact: Mutable<Impact> = {
     known: unknown.length === 0,
     unknown,
     replicas,
@@ -90,7 +103,17 @@ export function predictImpact(action: Action, tool: ToolSpec | undefined, invent
     resources,
     endpoints,
   };
+  if (data) {
+    if (data.sql) impact.sql = data.sql;
+    if (data.rows !== undefined) impact.rows = data.rows;
+    if (data.rowFraction !== undefined) impact.rowFraction = data.rowFraction;
+    if (data.rowEstimate) impact.rowEstimate = data.rowEstimate;
+    if (data.drift) impact.drift = data.drift;
+  }
+  return impact;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function resource(node: InventoryNode, relation: 'target' | 'dependent', affectedReplicas: number, fraction: number): ResourceImpact {
   return {

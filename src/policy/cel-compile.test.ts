@@ -97,10 +97,10 @@ const STRING_LITERALS = ['""', '"a"', '"x"', '"deployer"', '"prod"', '"ledger"',
 const INT_LITERALS = ['0', '1', '3', '-1', '9007199254740993'];
 const DOUBLE_LITERALS = ['0.0', '0.5', '1.0', '2.5', '3.0', '-0.0', '1e3'];
 const KEYS = ['a', 'b', 'n', 's', 'l', 'm', 'flag', 'constructor', '__proto__', 'toString', 'missing'];
-const STRING_FIELDS = ['principal.agent', 'principal.role', 'principal.task', 'action.tool', 'action.operation', 'action.environment', 'action.intent', 'action.sql'];
+const STRING_FIELDS = ['principal.agent', 'principal.role', 'principal.task', 'action.tool', 'action.operation', 'action.environment', 'action.intent', 'action.sql', 'impact.sql.class'];
 const LIST_FIELDS = ['impact.dependents', 'impact.zones', 'action.targets', 'action.endpoints'];
-const DOUBLE_FIELDS = ['impact.replicas', 'impact.trafficFraction', 'impact.totalTrafficFraction'];
-const BOOL_FIELDS = ['impact.known', 'impact.reversible'];
+const DOUBLE_FIELDS = ['impact.replicas', 'impact.trafficFraction', 'impact.totalTrafficFraction', 'impact.rows', 'impact.rowFraction'];
+const BOOL_FIELDS = ['impact.known', 'impact.reversible', 'impact.sql.destructive', 'impact.sql.writes', 'impact.sql.ddl', 'impact.drift.drifting'];
 const UNDECLARED = ['principal.foo', 'action.bar', 'impact.baz'];
 
 const key = fc.oneof({ arbitrary: fc.constantFrom('n', 's', 'l', 'm', 'flag', 'a', 'b'), weight: 4 }, { arbitrary: fc.constantFrom(...KEYS), weight: 1 });
@@ -223,6 +223,16 @@ const params = fc
   )
   .map(([keys, values, n]) => objectOf([...keys, ...(n === 1 ? ['constructor'] : [])].map((k) => [k, values[KEYS.indexOf(k)]] as const), n === 0));
 const words = fc.constantFrom('', 'a', 'x', 'deployer', 'dba', 'ledger', 'experiment 7', 'prod', '😀');
+/** What the analyzers may have found about an action's SQL: nothing (no SQL), a read, a write of known size, a destructive script of unknown size. */
+const DATA_IMPACTS: readonly Partial<Impact>[] = [
+  {},
+  { ...sqlImpact('read', false, false, false), rowEstimate: { known: true, statements: [] }, rows: 0, rowFraction: 0, drift: { drifting: false, baselines: [], changes: [], issues: [] } },
+  { ...sqlImpact('write', false, true, false), rowEstimate: { known: true, statements: [] }, rows: 1204, rowFraction: 0.24, drift: { drifting: false, baselines: [], changes: [], issues: [] } },
+  { ...sqlImpact('destructive', true, true, true), rowEstimate: { known: false, reason: 'no connection', statements: [] }, drift: { drifting: true, baselines: [], changes: [], issues: ['x'] } },
+];
+function sqlImpact(cls: 'read' | 'write' | 'destructive', destructive: boolean, writes: boolean, ddl: boolean): Partial<Impact> {
+  return { sql: { analyzed: true, class: cls, destructive, writes, ddl, statements: [] } };
+}
 const context = fc
   .record({
     role: words,
@@ -236,6 +246,7 @@ const context = fc
     known: fc.boolean(),
     dependents: fc.subarray(['a', 'x', 'ledger', 'deployer']),
     zones: fc.subarray(['prod-internal', 'a']),
+    data: fc.constantFrom(...DATA_IMPACTS),
   })
   .map((r) =>
     createCelContext(
@@ -248,6 +259,7 @@ const context = fc
         trafficFraction: r.trafficFraction,
         dependents: r.dependents,
         endpoints: r.zones.map((zone) => ({ input: zone, host: zone, port: null, zone, zoneEnvironment: null })),
+        ...r.data,
       },
     ),
   );
@@ -328,6 +340,9 @@ describe('the closure fast path against cel-js', () => {
       'action.params[action.tool] == 1',
       '[] == action.targets',
       'impact.zones == ["a"]',
+      // A nested message itself, and has() on one, are cel-js's to answer.
+      'has(impact.sql)',
+      'has(impact.sql.writes)',
       'size({"a": 1}) == 1',
       'b"x" == b"x"',
       '1u == 1u',
@@ -344,7 +359,7 @@ describe('the closure fast path against cel-js', () => {
     const fields = {
       principal: ['agent', 'instance', 'role', 'session', 'task'],
       action: ['tool', 'operation', 'environment', 'targets', 'endpoints', 'params', 'sql', 'taskId', 'intent'],
-      impact: ['known', 'replicas', 'trafficFraction', 'totalTrafficFraction', 'dependents', 'reversible', 'zones'],
+      impact: ['known', 'replicas', 'trafficFraction', 'totalTrafficFraction', 'dependents', 'reversible', 'zones', 'rows', 'rowFraction', 'sql.class', 'sql.destructive', 'sql.writes', 'sql.ddl', 'drift.drifting'],
     };
     for (const [variable, names] of Object.entries(fields)) {
       for (const name of names) expect(compiler.closure(env.parse(`${variable}.${name}`).ast), `${variable}.${name}`).toBeDefined();
@@ -366,6 +381,13 @@ describe('CEL semantics the fast path keeps', () => {
     expect(value(agree('impact.replicas >= 3', contextWith({}, { replicas: 3 })))).toBe(true);
     expect(value(agree('impact.replicas < 9007199254740993', contextWith({}, { replicas: 9007199254740992 })))).toBe(true);
     expect(value(agree('size(impact.dependents) == 2', contextWith({})))).toBe(true);
+    // SQL facts: nothing written without SQL; an unknown row estimate is Infinity rows, the whole table.
+    expect(value(agree('impact.rows > 0', contextWith({})))).toBe(false);
+    expect(value(agree('impact.rows > 1000', contextWith({}, DATA_IMPACTS[2])))).toBe(true);
+    expect(value(agree('impact.rows > 1e300 && impact.rowFraction == 1.0', contextWith({}, DATA_IMPACTS[3])))).toBe(true);
+    expect(value(agree('impact.sql.destructive || impact.drift.drifting', contextWith({}, DATA_IMPACTS[3])))).toBe(true);
+    expect(value(agree('impact.sql.class == "write" && impact.sql.writes && !impact.sql.ddl', contextWith({}, DATA_IMPACTS[2])))).toBe(true);
+    expect(value(agree('impact.sql.class == ""', contextWith({})))).toBe(true);
     expect(value(agree('impact.dependents.size() > 1.5', contextWith({})))).toBe(true);
     expect(value(agree('-3 < -2.5', contextWith({})))).toBe(true);
     expect(env.check('impact.replicas == 3').valid).toBe(false);

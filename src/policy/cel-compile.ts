@@ -108,6 +108,14 @@ const VARIABLES: ReadonlyArray<readonly [Variable, string, Readonly<Record<strin
       dependents: ['list<string>', (c) => c.impact.dependents],
       reversible: ['bool', (c) => c.impact.reversible],
       zones: ['list<string>', (c) => c.impact.zones],
+      rows: ['double', (c) => c.impact.rows],
+      rowFraction: ['double', (c) => c.impact.rowFraction],
+      // Fields of nested messages, by their dotted path: `impact.sql.destructive` is read in one step.
+      'sql.class': ['string', (c) => c.impact.sql.class],
+      'sql.destructive': ['bool', (c) => c.impact.sql.destructive],
+      'sql.writes': ['bool', (c) => c.impact.sql.writes],
+      'sql.ddl': ['bool', (c) => c.impact.sql.ddl],
+      'drift.drifting': ['bool', (c) => c.impact.drift.drifting],
     },
   ],
 ];
@@ -270,6 +278,16 @@ function compileList(elements: readonly ASTNode[]): Compiled | undefined {
 // Field selection: message fields, map keys, dyn values
 
 function compileSelect(target: ASTNode, key: string, fields: Fields): Compiled | undefined {
+  // A dotted key names a nested field (`impact["sql.writes"]` is not `impact.sql.writes`).
+  if (key.includes('.')) return undefined;
+  if (target.op === '.') {
+    // `impact.sql.writes`: a field of a nested message of a variable, read directly.
+    const [inner, innerKey] = target.args;
+    if (inner.op === 'id' && isVariable(inner.args)) {
+      const nested = fields.get(inner.args)?.get(`${innerKey}.${key}`);
+      if (nested) return readField(nested);
+    }
+  }
   const left = compileNode(target, fields);
   if (!left) return undefined;
   const run = left.run;
@@ -836,7 +854,10 @@ function compileHas(arg: ASTNode, fields: Fields): Compiled | undefined {
   const variable = compileNode(node, fields);
   if (!variable || !isVariable(variable.type)) return undefined;
   const [first, ...rest] = keys as [string, ...string[]];
-  const field = fields.get(variable.type)?.get(first);
+  const declared = fields.get(variable.type);
+  const field = declared?.get(first);
+  // A nested message (`has(impact.sql)`, `has(impact.sql.writes)`) is left to cel-js.
+  if (!field && declared && [...declared.keys()].some((k) => k.startsWith(`${first}.`))) return undefined;
   if (!field) {
     // An undeclared field, when not the last step, is an error: `has(principal.foo.bar)`.
     return keys.length === 1

@@ -32,6 +32,23 @@ class CelAction {
   ) {}
 }
 
+class CelImpactSql {
+  // `class` cannot name a constructor parameter, so it is assigned in the body.
+  readonly class: string;
+  constructor(
+    cls: string,
+    readonly destructive: boolean,
+    readonly writes: boolean,
+    readonly ddl: boolean,
+  ) {
+    this.class = cls;
+  }
+}
+
+class CelImpactDrift {
+  constructor(readonly drifting: boolean) {}
+}
+
 class CelImpact {
   constructor(
     readonly known: boolean,
@@ -41,8 +58,17 @@ class CelImpact {
     readonly dependents: readonly string[],
     readonly reversible: boolean,
     readonly zones: readonly string[],
+    readonly rows: number,
+    readonly rowFraction: number,
+    readonly sql: CelImpactSql,
+    readonly drift: CelImpactDrift,
   ) {}
 }
+
+// What an action without SQL or a configuration document shows: nothing written, nothing drifting.
+const NO_SQL = new CelImpactSql('', false, false, false);
+const NO_DRIFT = new CelImpactDrift(false);
+const DRIFTING = new CelImpactDrift(true);
 
 /** The variables a condition sees, documented in docs/policy.md. */
 export interface CelContext {
@@ -69,6 +95,8 @@ export function createCelEnvironment(): Environment {
         intent: 'string',
       },
     })
+    .registerType('ImpactSql', { ctor: CelImpactSql, fields: { class: 'string', destructive: 'bool', writes: 'bool', ddl: 'bool' } })
+    .registerType('ImpactDrift', { ctor: CelImpactDrift, fields: { drifting: 'bool' } })
     .registerType('Impact', {
       ctor: CelImpact,
       fields: {
@@ -79,6 +107,10 @@ export function createCelEnvironment(): Environment {
         dependents: 'list<string>',
         reversible: 'bool',
         zones: 'list<string>',
+        rows: 'double',
+        rowFraction: 'double',
+        sql: 'ImpactSql',
+        drift: 'ImpactDrift',
       },
     })
     .registerVariable('principal', 'Principal')
@@ -109,6 +141,11 @@ export function createCelContext(principal: Principal, action: Action, impact: I
       impact.dependents,
       impact.reversible,
       impact.endpoints.map((e) => e.zone ?? ''),
+      // An unknown row estimate is over every ceiling: Infinity rows, the whole table.
+      impact.rowEstimate ? (impact.rowEstimate.known ? (impact.rows ?? 0) : Infinity) : 0,
+      impact.rowEstimate ? (impact.rowEstimate.known ? (impact.rowFraction ?? 0) : 1) : 0,
+      impact.sql ? new CelImpactSql(impact.sql.class, impact.sql.destructive, impact.sql.writes, impact.sql.ddl) : NO_SQL,
+      impact.drift ? (impact.drift.drifting ? DRIFTING : NO_DRIFT) : NO_DRIFT,
     ),
   };
 }

@@ -7,6 +7,9 @@ import { createCelCompiler, type CelCompiler } from './cel-compile.js';
 import { createCelEnvironment, type CelContext } from './cel-environment.js';
 import type { PolicySpec, RuleSpec, ToolSpec } from './policy.js';
 import { evaluateBlastRadius } from './primitives/blast-radius.js';
+import { evaluateDestructiveSql } from './primitives/destructive-sql.js';
+import { evaluateFreeze } from './primitives/freeze.js';
+import { evaluateSchemaDrift } from './primitives/schema-drift.js';
 import { evaluateIdentityBinding } from './primitives/identity-binding.js';
 import { evaluateNetworkBoundary } from './primitives/network-boundary.js';
 import { evaluateReversibility } from './primitives/reversible-by-default.js';
@@ -87,6 +90,12 @@ export function compilePolicy(spec: PolicySpec, inventory: Inventory, deps: Comp
       const named = [...Object.values(p.spec.roles ?? {}).flat(), ...(p.spec.defaultZones ?? [])];
       for (const z of named) if (!zoneNames.has(z)) fail(rule, i, '.networkBoundary', `zone "${z}" is not in the inventory`);
     }
+    if (p.kind === 'freeze') {
+      const stores = new Set(inventory.spec.dataStores.map((d) => d.id));
+      const services = new Set(inventory.spec.services.map((d) => d.id));
+      for (const d of p.spec.scope.dataStores ?? []) if (!stores.has(d)) fail(rule, i, '.freeze.scope.dataStores', `data store "${d}" is not in the inventory`);
+      for (const d of p.spec.scope.services ?? []) if (!services.has(d)) fail(rule, i, '.freeze.scope.services', `service "${d}" is not in the inventory`);
+    }
     rules.push({ spec: rule, index: i, primitive: p.kind, condition, evaluate: bindPrimitive(rule) });
   });
   if (issues.length > 0) return { ok: false, issues };
@@ -127,6 +136,12 @@ function bindPrimitive(rule: RuleSpec): CompiledRule['evaluate'] {
     case 'budget':
       // Budgets say nothing about one action alone: evaluatePolicy turns them into draws the decision service reserves.
       return () => undefined;
+    case 'schema-drift':
+      return (input) => evaluateSchemaDrift(p, input);
+    case 'destructive-sql':
+      return (input) => evaluateDestructiveSql(p, input);
+    case 'freeze':
+      return (input) => evaluateFreeze(p.spec, input);
   }
 }
 

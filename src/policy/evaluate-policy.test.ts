@@ -2,11 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compile, DEPLOYER, EXAMPLE_POLICY, policyWithRules } from '../../test/helpers/policy.js';
 import type { Action, Principal } from '../core/types.js';
+import { createActionAnalyzers } from '../analyzers/action-analyzers.js';
 import { evaluatePolicy } from './evaluate-policy.js';
 
 const policy = compile(EXAMPLE_POLICY);
 const evaluate = (action: Action, principal: Principal = DEPLOYER) => evaluatePolicy(policy, principal, action);
 const rules = (e: ReturnType<typeof evaluate>) => e.reasons.map((r) => `${r.rule}:${r.effect}`);
+/** The analyzers' facts about an action (no baselines, no row estimates), as the decision service passes them. */
+const analyzed = (action: Action) => createActionAnalyzers({ dataDir: '/nonexistent', policyDir: '/nonexistent', env: {}, explain: false }).analyze(policy, action);
 
 describe('evaluatePolicy with the example policy', () => {
   it('allows a restart within the blast radius', () => {
@@ -33,9 +36,11 @@ describe('evaluatePolicy with the example policy', () => {
     expect(e.action.params).toEqual({ service: 'search', count: 1 });
   });
 
-  it('holds an irreversible action for high-tier approval that says it cannot be undone', () => {
-    const e = evaluate({ tool: 'run_sql', environment: 'prod', params: { database: 'orders-db' }, sql: 'DELETE FROM carts WHERE age > 30' });
+  it('holds an irreversible action for high-tier approval that says it cannot be undone', async () => {
+    const action: Action = { tool: 'run_sql', environment: 'prod', params: { database: 'orders-db' }, sql: 'DELETE FROM carts WHERE age > 30' };
+    const e = evaluatePolicy(policy, DEPLOYER, action, await analyzed(action));
     expect(e.verdict).toBe('pending');
+    expect(e.impact.irreversibleBecause).toBe('statement 1: DELETE removes the rows of carts its WHERE clause selects');
     expect(e.approval).toEqual({
       tier: 'high',
       irreversible: true,
@@ -116,7 +121,7 @@ describe('evaluatePolicy with the example policy', () => {
   });
 
   it('never lets an agent loosen the catalog: reversible: true on an irreversible tool changes nothing', () => {
-    const e = evaluate({ tool: 'run_sql', environment: 'prod', params: { database: 'orders-db' }, reversible: true, operation: 'read' });
+    const e = evaluate({ tool: 'run_sql', environment: 'prod', params: { database: 'orders-db', sql: 'SELECT 1' }, reversible: true, operation: 'read' });
     expect(e.impact.reversible).toBe(false);
     expect(e.action.operation).toBe('sql');
     expect(e.verdict).toBe('pending');

@@ -1,11 +1,13 @@
 import { decide } from '../core/decide.js';
 import type { Action, ApprovalRequirement, BudgetDraw, Evaluation, Impact, Principal, Quorum, Reason, Target, Tier, Verdict } from '../core/types.js';
+import type { ActionFacts } from '../impact/action-facts.js';
 import type { Inventory } from '../impact/inventory.js';
 import { normalizeAction } from '../impact/normalize-action.js';
 import { predictImpact } from '../impact/predict-impact.js';
 import { createCelContext } from './cel-environment.js';
 import type { CompiledPolicy, CompiledRule } from './compile-policy.js';
 import type { ApprovalSpec, BudgetSpec, ToolSpec } from './policy.js';
+import type { PrimitiveInput } from './primitives/rule-outcome.js';
 
 /** Defaults of an approval requirement a rule leaves unset. */
 export const APPROVAL_DEFAULTS = { approvals: 1, denials: 1, expirySeconds: 3_600, vetoWindowSeconds: 900 } as const;
@@ -31,10 +33,16 @@ interface Pass {
  * When a blast-radius bound modifies the action, the bounded step is predicted
  * and evaluated again with modification turned off, so a step that still
  * breaks any rule is denied rather than allowed.
+ *
+ * `facts` are what the analyzers found out beforehand (the action's SQL, its
+ * rows and drift, a configuration document's drift) and the decision's time;
+ * the evaluation stays pure. Without them, SQL counts as the worst SQL and a
+ * change freeze in scope as in force. Facts that report an analyzer failure
+ * deny the action (`ANALYSIS_FAILED`).
  */
-export function evaluatePolicy(policy: CompiledPolicy, principal: Principal, requested: Action): Evaluation {
+export function evaluatePolicy(policy: CompiledPolicy, principal: Principal, requested: Action, facts?: ActionFacts): Evaluation {
   const tool = policy.tool(requested.tool);
-  const first = runPass(policy, principal, requested, tool, true);
+  const first = runPass(policy, principal, requested, tool, true, facts);
   const fallback = policy.fallback(first.action.environment);
   const shadowVerdict = decide([...first.enforced, ...first.shadow], fallback).verdict;
   const shadow = { verdict: shadowVerdict, reasons: first.shadow };
@@ -52,20 +60,24 @@ export function evaluatePolicy(policy: CompiledPolicy, principal: Principal, req
     const reasons = [...first.enforced.filter((r) => r.effect !== 'modify'), ...modifyReasons.map((r) => ({ ...r, effect: 'deny' as const, code: 'BLAST_RADIUS_EXCEEDED', message: `${r.message}, but no step of at least one replica fits` }))];
     return { verdict: 'deny', action: first.action, impact: first.impact, reasons, shadow };
   }
-  const second = runPass(policy, principal, bounded, tool, false);
+  const second = runPass(policy, principal, bounded, tool, false, facts);
   const again = decide(second.enforced, policy.fallback(second.action.environment));
   const reasons = withDefault([...modifyReasons, ...second.enforced], again.verdict);
   const verdict = again.verdict === 'allow' ? 'modify' : again.verdict;
   return result(policy.inventory, verdict, second, reasons, shadow, again.tier);
 }
 
-function runPass(policy: CompiledPolicy, principal: Principal, requested: Action, tool: ToolSpec | undefined, allowModify: boolean): Pass {
+function runPass(policy: CompiledPolicy, principal: Principal, requested: Action, tool: ToolSpec | undefined, allowModify: boolean, facts: ActionFacts | undefined): Pass {
   const normalized = normalizeAction(requested, tool);
   const action = normalized.action;
-  const impact = predictImpact(action, tool, policy.inventory, normalized.problems);
+  const impact = predictImpact(action, tool, policy.inventory, normalized.problems, facts);
   const context = createCelContext(principal, action, impact);
-  const input = { principal, action, impact, tool };
+  const input: PrimitiveInput = facts?.now === undefined ? { principal, action, impact, tool } : { principal, action, impact, tool, now: facts.now };
   const enforced: Reason[] = [];
+  if (facts?.failure !== undefined) {
+    // Fail closed: an action Governor could not analyze never runs, whatever the rules say.
+    enforced.push({ rule: 'governor', primitive: 'default', effect: 'deny', mode: 'enforce', code: 'ANALYSIS_FAILED', message: `${facts.failure}; denied` });
+  }
   const shadow: Reason[] = [];
   const approvals: Pass['approvals'] = [];
   const budgets: BudgetDraw[] = [];
@@ -110,7 +122,8 @@ function budgetApplies(rule: CompiledRule, context: ReturnType<typeof createCelC
  */
 function budgetDraws(rule: string, spec: BudgetSpec, action: Action, impact: Impact): BudgetDraw[] {
   const draw = (key: string, scope: string, amount: number): BudgetDraw => ({ rule, key, amount: impact.known ? amount : Infinity, max: spec.max, windowSeconds: spec.windowSeconds, scope: `${spec.metric} of ${scope}` });
-  const rows = (impact as { rows?: number }).rows;
+  // Rows come from the SQL's row estimate: an action without a known estimate draws Infinity (never fits).
+  const rows = impact.rows;
   if (spec.scope === 'environment') {
     const amount = spec.metric === 'trafficFraction' ? impact.trafficFraction : spec.metric === 'replicas' ? impact.replicas : (rows ?? Infinity);
     return [draw(`${rule}|${action.environment}`, action.environment, amount)];
@@ -126,7 +139,7 @@ function budgetDraws(rule: string, spec: BudgetSpec, action: Action, impact: Imp
   );
 }
 
-function runRule(rule: CompiledRule, context: ReturnType<typeof createCelContext>, input: Parameters<CompiledRule['evaluate']>[0], allowModify: boolean): Reason | undefined {
+function runRule(rule: CompiledRule, context: ReturnType<typeof createCelContext>, input: PrimitiveInput, allowModify: boolean): Reason | undefined {
   const reason = (effect: Reason['effect'], message: string, code?: string): Mutable<Reason> => {
     // Built field by field: object spreads with extra keys are a slow path in V8, and this runs per rule per decision.
     const r: Mutable<Reason> = { rule: rule.spec.id, primitive: rule.primitive, mode: rule.spec.mode, effect, message };

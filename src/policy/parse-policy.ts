@@ -1,7 +1,23 @@
 import type { ParseResult } from '../core/errors.js';
 import type { RuleMode, Tier } from '../core/types.js';
 import { parseDuration } from '../identity/parse-duration.js';
-import type { ApprovalSpec, BlastRadiusSpec, BreakerSpec, BreakGlassSpec, KillSwitchSpec, TrustSpec, NetworkBoundarySpec, PolicySpec, PrimitiveSpec, RuleMatch, RuleSpec, ToolSpec } from './policy.js';
+import type {
+  ApprovalSpec,
+  BlastRadiusSpec,
+  BreakerSpec,
+  BreakGlassSpec,
+  ConfigToolSpec,
+  FlaggedSqlClass,
+  FreezeSpec,
+  KillSwitchSpec,
+  TrustSpec,
+  NetworkBoundarySpec,
+  PolicySpec,
+  PrimitiveSpec,
+  RuleMatch,
+  RuleSpec,
+  ToolSpec,
+} from './policy.js';
 import { IDENTIFIER, IDENTIFIER_NAME, Reader, type YamlSource } from './yaml-source.js';
 
 /** Most rules a policy may hold. */
@@ -28,6 +44,9 @@ const PRIMITIVE_KEYS = {
   identity: 'identity-binding',
   riskTier: 'risk-tier',
   budget: 'budget',
+  schemaDrift: 'schema-drift',
+  destructiveSql: 'destructive-sql',
+  freeze: 'freeze',
 } as const;
 type PrimitiveKey = keyof typeof PRIMITIVE_KEYS;
 const PRIMITIVE_KEY_LIST = Object.keys(PRIMITIVE_KEYS) as PrimitiveKey[];
@@ -200,7 +219,7 @@ function parseApproval(r: Reader, p: (string | number)[], o: Record<string, unkn
 function parseTool(r: Reader, toolName: string, raw: unknown): ToolSpec | undefined {
   const p = ['tools', toolName];
   if (r.string(p, toolName, id) === undefined) return undefined;
-  const o = r.object(p, raw, ['operation', 'targets', 'endpointsParam', 'reversible', 'inverse', 'batchable', 'description']);
+  const o = r.object(p, raw, ['operation', 'targets', 'endpointsParam', 'reversible', 'inverse', 'batchable', 'description', 'sqlParam', 'snapshot', 'readOnly', 'config']);
   if (!o) return undefined;
   const operation = r.string([...p, 'operation'], o.operation ?? toolName, id);
   let targets: ToolSpec['targets'];
@@ -223,10 +242,17 @@ function parseTool(r: Reader, toolName: string, raw: unknown): ToolSpec | undefi
     if (tool) inverse = { tool, ...(params ? { params } : {}) };
     if (reversible === false) r.fail([...p, 'inverse'], 'an inverse only makes sense on a reversible tool (reversible: true)');
   }
-  if (operation === undefined || reversible === undefined || batchable === undefined) return undefined;
+  const sqlParam = o.sqlParam === undefined ? undefined : r.string([...p, 'sqlParam'], o.sqlParam, id);
+  const snapshot = r.boolean([...p, 'snapshot'], o.snapshot ?? false);
+  const readOnly = r.boolean([...p, 'readOnly'], o.readOnly ?? false);
+  if (snapshot && reversible === false) r.fail([...p, 'snapshot'], 'a snapshot step makes sense only on a reversible tool (reversible: true): it is what makes the tool\'s changes reversible');
+  if (readOnly && sqlParam) r.fail([...p, 'readOnly'], 'a tool that runs SQL is read-only or not by what its SQL does: leave readOnly out');
+  const config = o.config === undefined ? undefined : parseConfigTool(r, [...p, 'config'], o.config);
+  if (operation === undefined || reversible === undefined || batchable === undefined || snapshot === undefined || readOnly === undefined) return undefined;
   if (batchable && !targets?.fractionParam && !targets?.countParam) {
     r.fail([...p, 'batchable'], 'a batchable tool needs targets.fractionParam or targets.countParam, so a bounded step can be passed to it');
   }
+  // Optional fields are left out when unset, so adding them did not change the digest of existing policies.
   return {
     name: toolName,
     operation,
@@ -235,7 +261,26 @@ function parseTool(r: Reader, toolName: string, raw: unknown): ToolSpec | undefi
     ...(targets ? { targets } : {}),
     ...(endpointsParam ? { endpointsParam } : {}),
     ...(inverse ? { inverse } : {}),
+    ...(sqlParam ? { sqlParam } : {}),
+    ...(snapshot ? { snapshot: true as const } : {}),
+    ...(readOnly ? { readOnly: true as const } : {}),
+    ...(config ? { config } : {}),
   };
+}
+
+/** A file path relative to the policy file: no absolute paths, no `..`, `{target}` allowed. */
+const RELATIVE_FILE = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9_.{}\/-]{1,512}$/;
+
+function parseConfigTool(r: Reader, p: (string | number)[], raw: unknown): ConfigToolSpec | undefined {
+  const o = r.object(p, raw, ['documentParam', 'format', 'baseline', 'schema']);
+  if (!o) return undefined;
+  const documentParam = r.string([...p, 'documentParam'], o.documentParam, id);
+  const format = r.oneOf([...p, 'format'], o.format ?? 'yaml', ['json', 'yaml'] as const);
+  const file = { pattern: RELATIVE_FILE, patternName: 'a file path relative to the policy file (no "..")' };
+  const baseline = r.string([...p, 'baseline'], o.baseline, file);
+  const schema = o.schema === undefined ? undefined : r.string([...p, 'schema'], o.schema, file);
+  if (!documentParam || !format || !baseline) return undefined;
+  return { documentParam, format, baseline, ...(schema ? { schema } : {}) };
 }
 
 function parseRule(r: Reader, source: YamlSource, i: number, raw: unknown): RuleSpec | undefined {
@@ -302,17 +347,17 @@ function parsePrimitive(r: Reader, p: (string | number)[], key: PrimitiveKey, ra
       return message ? { kind: 'deny', message } : undefined;
     }
     case 'blastRadius': {
-      only(['maxTrafficFraction', 'maxTotalTrafficFraction', 'maxReplicas', 'maxFraction', 'maxDependents', 'onExceed']);
+      only(['maxTrafficFraction', 'maxTotalTrafficFraction', 'maxReplicas', 'maxFraction', 'maxDependents', 'maxRows', 'maxTableFraction', 'onExceed']);
       const spec: { -readonly [K in keyof BlastRadiusSpec]?: BlastRadiusSpec[K] } = {};
-      for (const k of ['maxTrafficFraction', 'maxTotalTrafficFraction', 'maxFraction'] as const) {
+      for (const k of ['maxTrafficFraction', 'maxTotalTrafficFraction', 'maxFraction', 'maxTableFraction'] as const) {
         const v = o[k] === undefined ? undefined : r.number([...p, k], o[k], { min: 0, max: 1 });
         if (v !== undefined) spec[k] = v;
       }
-      for (const k of ['maxReplicas', 'maxDependents'] as const) {
+      for (const k of ['maxReplicas', 'maxDependents', 'maxRows'] as const) {
         const v = o[k] === undefined ? undefined : r.number([...p, k], o[k], { min: 0, integer: true });
         if (v !== undefined) spec[k] = v;
       }
-      if (Object.keys(spec).length === 0) r.fail(p, 'a blast-radius bound needs at least one ceiling (maxTrafficFraction, maxTotalTrafficFraction, maxReplicas, maxFraction, maxDependents)');
+      if (Object.keys(spec).length === 0) r.fail(p, 'a blast-radius bound needs at least one ceiling (maxTrafficFraction, maxTotalTrafficFraction, maxReplicas, maxFraction, maxDependents, maxRows, maxTableFraction)');
       const onExceed = r.oneOf([...p, 'onExceed'], o.onExceed ?? 'modify', ['modify', 'deny'] as const);
       return onExceed ? { kind: 'blast-radius', spec: { ...spec, onExceed } as BlastRadiusSpec } : undefined;
     }
@@ -355,6 +400,24 @@ function parsePrimitive(r: Reader, p: (string | number)[], key: PrimitiveKey, ra
       if (!scope || !metric || max === undefined || windowSeconds === undefined) return undefined;
       return { kind: 'budget', spec: { scope, metric, max, windowSeconds } };
     }
+    case 'schemaDrift': {
+      only(['onDrift', 'tier', ...APPROVAL_KEYS]);
+      const onDrift = r.oneOf([...p, 'onDrift'], o.onDrift ?? 'deny', ['deny', 'approve'] as const);
+      const escalation = onDrift && escalationOf(r, p, o, onDrift === 'approve', 'onDrift');
+      return onDrift && escalation ? { kind: 'schema-drift', onDrift, ...escalation } : undefined;
+    }
+    case 'destructiveSql': {
+      only(['onDestructive', 'classes', 'tier', ...APPROVAL_KEYS]);
+      const onDestructive = r.oneOf([...p, 'onDestructive'], o.onDestructive ?? 'deny', ['deny', 'approve'] as const);
+      const classes = parseFlaggedClasses(r, [...p, 'classes'], o.classes);
+      const escalation = onDestructive && escalationOf(r, p, o, onDestructive === 'approve', 'onDestructive');
+      return onDestructive && classes && escalation ? { kind: 'destructive-sql', onDestructive, classes, ...escalation } : undefined;
+    }
+    case 'freeze': {
+      only(['start', 'end', 'scope', 'reason']);
+      const spec = parseFreeze(r, p, o);
+      return spec ? { kind: 'freeze', spec } : undefined;
+    }
     case 'riskTier': {
       only(['tier', 'message', ...APPROVAL_KEYS]);
       const t = tier(o.tier, 'high');
@@ -363,4 +426,54 @@ function parsePrimitive(r: Reader, p: (string | number)[], key: PrimitiveKey, ra
       return t && approval ? { kind: 'risk-tier', tier: t, approval, ...(message ? { message } : {}) } : undefined;
     }
   }
+}
+
+/** The tier and approval settings of a rule that denies or escalates; approval settings only with `approve`. */
+function escalationOf(r: Reader, p: (string | number)[], o: Record<string, unknown>, approve: boolean, effectKey: string): { tier: Tier; approval: ApprovalSpec } | undefined {
+  if (!approve) {
+    for (const k of ['tier', ...APPROVAL_KEYS]) if (o[k] !== undefined) r.fail([...p, k], `${k} applies only with ${effectKey}: approve`);
+  }
+  const tier = r.oneOf([...p, 'tier'], o.tier ?? 'high', TIERS);
+  const approval = tier && parseApproval(r, p, o, tier);
+  return tier && approval ? { tier, approval } : undefined;
+}
+
+const FLAGGED_CLASSES: readonly FlaggedSqlClass[] = ['privilege', 'destructive', 'unanalyzable'];
+
+function parseFlaggedClasses(r: Reader, p: (string | number)[], raw: unknown): readonly FlaggedSqlClass[] | undefined {
+  if (raw === undefined) return FLAGGED_CLASSES;
+  const list = r.stringList(p, raw);
+  if (!list) return undefined;
+  if (list.length === 0) return r.fail(p, 'list at least one class: privilege, destructive, unanalyzable');
+  const before = r.issues.length;
+  const classes = new Set<FlaggedSqlClass>(list.flatMap((c, i) => r.oneOf([...p, i], c, FLAGGED_CLASSES) ?? []));
+  // SQL nobody can analyze could be anything, a destructive statement included: it is always flagged.
+  classes.add('unanalyzable');
+  return r.issues.length > before ? undefined : FLAGGED_CLASSES.filter((c) => classes.has(c));
+}
+
+/** ISO 8601 date and time with seconds optional, fraction optional and a mandatory zone (Z or ±hh:mm). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+function parseFreeze(r: Reader, p: (string | number)[], o: Record<string, unknown>): FreezeSpec | undefined {
+  const before = r.issues.length;
+  const time = (key: 'start' | 'end'): string | undefined => {
+    const v = r.string([...p, key], o[key], { max: 64 });
+    if (v === undefined) return undefined;
+    if (!ISO_TIME.test(v) || Number.isNaN(Date.parse(v))) return r.fail([...p, key], `expected an ISO 8601 time with a time zone (2025-12-20T00:00:00Z), got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const start = time('start');
+  const end = time('end');
+  if (start !== undefined && end !== undefined && Date.parse(end) <= Date.parse(start)) r.fail([...p, 'end'], `the freeze ends (${end}) before it starts (${start})`);
+  const s = r.object([...p, 'scope'], o.scope ?? {}, ['environments', 'dataStores', 'services']);
+  const scope: { -readonly [K in keyof FreezeSpec['scope']]: FreezeSpec['scope'][K] } = {};
+  for (const k of ['environments', 'dataStores', 'services'] as const) {
+    if (s?.[k] === undefined) continue;
+    const list = r.stringList([...p, 'scope', k], s[k], id);
+    if (list) scope[k] = list;
+  }
+  const reason = r.string([...p, 'reason'], o.reason, { max: 1024 });
+  if (r.issues.length > before || start === undefined || end === undefined || reason === undefined) return undefined;
+  return { start, end, scope, reason };
 }

@@ -22,6 +22,32 @@ export interface ToolSpec {
   readonly inverse?: { readonly tool: string; readonly params?: Readonly<Record<string, unknown>> };
   /** The tool can run on a subset of replicas, so an oversized action can be bounded into a first step. */
   readonly batchable: boolean;
+  /** Parameter holding the SQL the tool runs; it is analyzed as the action's `sql`. */
+  readonly sqlParam?: string;
+  /**
+   * The tool snapshots what it changes before it runs (a reversible tool
+   * only), so irreversible SQL does not make its actions irreversible.
+   */
+  readonly snapshot?: true;
+  /** The tool changes nothing (reads logs, metrics): a change freeze does not apply to it. */
+  readonly readOnly?: true;
+  /** The tool replaces a configuration document, compared with its baseline before it runs. */
+  readonly config?: ConfigToolSpec;
+}
+
+/** Where a configuration tool's document and its baseline are. */
+export interface ConfigToolSpec {
+  /** Parameter holding the proposed document: JSON or YAML text, or an object. */
+  readonly documentParam: string;
+  /** How text in `documentParam` is read. Default `yaml` (which also reads JSON). */
+  readonly format: 'json' | 'yaml';
+  /**
+   * The document in force, a file relative to the policy file; `{target}`
+   * is replaced by the action's one target id (`configs/{target}.yaml`).
+   */
+  readonly baseline: string;
+  /** A JSON Schema (JSON or YAML file, relative to the policy file) the proposed document must satisfy; `{target}` as in `baseline`. */
+  readonly schema?: string;
 }
 
 /** Static pre-filter of a rule, used to index rules by tool and environment. */
@@ -37,6 +63,10 @@ export interface BlastRadiusSpec {
   readonly maxReplicas?: number;
   readonly maxFraction?: number;
   readonly maxDependents?: number;
+  /** Most rows the action's SQL may write (planner estimate); an unknown estimate is over. */
+  readonly maxRows?: number;
+  /** Largest share of one table the action's SQL may write, in [0, 1]; an unknown estimate is over. */
+  readonly maxTableFraction?: number;
   /** Over the ceiling: bound the action into a first step (batchable tools only) or deny. */
   readonly onExceed: 'modify' | 'deny';
 }
@@ -104,6 +134,21 @@ export interface BudgetSpec {
   readonly windowSeconds: number;
 }
 
+/** The statement classes a destructive-SQL rule acts on. */
+export type FlaggedSqlClass = 'privilege' | 'destructive' | 'unanalyzable';
+
+/** A change freeze: during [start, end), changes in scope are denied. */
+export interface FreezeSpec {
+  /** ISO 8601 with a time zone, inclusive. */
+  readonly start: string;
+  /** ISO 8601 with a time zone, exclusive. */
+  readonly end: string;
+  /** Empty: everything. Every list given must match: the environment, and a target among the data stores or services. */
+  readonly scope: { readonly environments?: readonly string[]; readonly dataStores?: readonly string[]; readonly services?: readonly string[] };
+  /** Why, for the denial: `Q4 code freeze`. */
+  readonly reason: string;
+}
+
 /** The primitive of a rule and its settings. */
 export type PrimitiveSpec =
   | { readonly kind: 'allow'; readonly message?: string }
@@ -113,7 +158,10 @@ export type PrimitiveSpec =
   | { readonly kind: 'reversible-by-default'; readonly tier: Tier; readonly approval: ApprovalSpec }
   | { readonly kind: 'identity-binding'; readonly requireTask: boolean; readonly roles?: readonly string[]; readonly agents?: readonly string[] }
   | { readonly kind: 'risk-tier'; readonly tier: Tier; readonly message?: string; readonly approval: ApprovalSpec }
-  | { readonly kind: 'budget'; readonly spec: BudgetSpec };
+  | { readonly kind: 'budget'; readonly spec: BudgetSpec }
+  | { readonly kind: 'schema-drift'; readonly onDrift: 'deny' | 'approve'; readonly tier: Tier; readonly approval: ApprovalSpec }
+  | { readonly kind: 'destructive-sql'; readonly onDestructive: 'deny' | 'approve'; readonly classes: readonly FlaggedSqlClass[]; readonly tier: Tier; readonly approval: ApprovalSpec }
+  | { readonly kind: 'freeze'; readonly spec: FreezeSpec };
 
 /** One rule as written in the policy file. */
 export interface RuleSpec {
