@@ -1,9 +1,9 @@
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Action, Principal } from '../src/core/types.js';
 import type { Governor } from '../src/main.js';
+import { writeBenchPolicy } from './lib/bench-policy.js';
 import { loadMainApi } from './lib/governor.js';
 import { closedLoop, heapUsedMiB, percentile, rssMiB } from './lib/measure.js';
 import type { Bench, BenchReport } from './lib/report.js';
@@ -18,7 +18,6 @@ import type { Bench, BenchReport } from './lib/report.js';
  *     aggregate budgets against the same decisions with none of them.
  */
 
-const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
 const TRIALS = 1000;
 const OPERATOR = { name: 'bench-operator', groups: [] };
 const RESTART: Action = { tool: 'restart_service', environment: 'prod', params: { service: 'search', count: 1 }, taskId: 'T-1' };
@@ -28,18 +27,12 @@ const principal = (agent: string): Principal => ({ agent, instance: 'i-1', role:
 /** The example policy without breakers and its budget; `budgets` synthetic budget rules (one of which the measured action draws on), `unregistered` agents allowed or not. */
 async function policyDir(budgets: number, unregistered: 'deny' | 'production'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'governor-control-bench-'));
-  let text = (await readFile(join(EXAMPLES, 'governor.yaml'), 'utf8'))
-    .replace(/\nbreakers:\n(?:  .*\n)+/, '\n')
-    .replace(/  - id: prod-restart-budget\n(?:    .*\n)+/, '')
-    .replace(/\ntrust:\n/, `\ntrust:\n  unregistered: ${unregistered}\n`);
   const rules = Array.from({ length: budgets }, (_, i) =>
     i === 0
       ? `  - id: budget-0\n    match: { environments: [prod], tools: [restart_service] }\n    budget: { scope: service, metric: replicas, max: 1000000000, window: 10m }\n`
       : `  - id: budget-${i}\n    match: { environments: [region-${i}], tools: [restart_service] }\n    budget: { scope: environment, metric: replicas, max: 1000000, window: 10m }\n`,
   ).join('');
-  text = text.replace('\nrules:\n', `\nrules:\n${rules}`);
-  await writeFile(join(dir, 'governor.yaml'), text);
-  await copyFile(join(EXAMPLES, 'inventory.yaml'), join(dir, 'inventory.yaml'));
+  await writeBenchPolicy(dir, (text) => text.replace(/\ntrust:\n/, `\ntrust:\n  unregistered: ${unregistered}\n`).replace('\nrules:\n', `\nrules:\n${rules}`));
   return dir;
 }
 

@@ -1,8 +1,7 @@
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -13,6 +12,7 @@ import type * as ClientApi from '../src/mcp/governor-client.js';
 import type { GovernorClient, WireDecision } from '../src/mcp/governor-client.js';
 import { loadMainApi, moduleUrl } from './lib/governor.js';
 import { closedLoop, heapUsedMiB, mergeClosedLoops, measureAsyncCalls, rssMiB, summarize, threadTicks, type ClosedLoopMeasured, type LatencySummary } from './lib/measure.js';
+import { writeBenchPolicy } from './lib/bench-policy.js';
 import type { Bench, BenchReport, Table } from './lib/report.js';
 
 /*
@@ -38,7 +38,6 @@ import type { Bench, BenchReport, Table } from './lib/report.js';
  * without it.
  */
 
-const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
 const AGENT = 'mcp-bench';
 const SERVER_NAME = 'bench-logs';
 const ENVIRONMENT = 'prod';
@@ -50,20 +49,6 @@ const SEQUENTIAL = { rounds: 4, callsPerRound: 600, breakdownCallsPerRound: 250,
 /** Closed loops: concurrent callers, rounds per path, measured and warm-up time per round. */
 const LOADED = { concurrency: 16, rounds: 2, durationMs: 3000, warmupMs: 500 } as const;
 const TARGET_P99_ADDED_MS = 1;
-
-/**
- * The example policy without its circuit breakers and aggregate budget (as
- * bench/lib/serve-governor.ts): a load generator repeating one call thousands
- * of times is exactly what a loop breaker stops.
- */
-async function benchPolicy(dir: string): Promise<string> {
-  const text = (await readFile(join(EXAMPLES, 'governor.yaml'), 'utf8'))
-    .replace(/\nbreakers:\n(?:  .*\n)+/, '\n')
-    .replace(/  - id: prod-restart-budget\n(?:    .*\n)+/, '');
-  await writeFile(join(dir, 'governor.yaml'), text);
-  await copyFile(join(EXAMPLES, 'inventory.yaml'), join(dir, 'inventory.yaml'));
-  return join(dir, 'governor.yaml');
-}
 
 /** A fresh upstream MCP server (one per connection: a server serves one transport) and a client connected to it in memory. */
 async function connectUpstream(name: string): Promise<Client> {
@@ -196,7 +181,7 @@ async function run(): Promise<BenchReport> {
   const { createGovernorClient } = (await import(moduleUrl('mcp/governor-client.js'))) as typeof ClientApi;
 
   const dataDir = await mkdtemp(join(tmpdir(), 'governor-mcp-bench-'));
-  const governor = await createGovernor({ policyPath: await benchPolicy(dataDir), dataDir });
+  const governor = await createGovernor({ policyPath: await writeBenchPolicy(dataDir), dataDir });
   const closers: (() => Promise<unknown>)[] = [];
   try {
     await governor.app.listen({ host: '127.0.0.1', port: 0 });

@@ -1,9 +1,9 @@
 import { statSync } from 'node:fs';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { writeBenchPolicy } from './bench-policy.js';
 import { implementation, loadMainApi } from './governor.js';
 import { PRINCIPALS } from './synthetic-policy.js';
 
@@ -33,30 +33,13 @@ export interface ServerStopped {
   readonly dbBytes: number;
 }
 
-const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
-
-/**
- * The example policy without its circuit breakers and aggregate budget: a load
- * generator repeating the same few actions thousands of times a second is
- * exactly what those exist to stop, and the benchmark measures the decision
- * path, not a lockout. (bench/control.bench.ts measures them.)
- */
-async function benchPolicy(dir: string): Promise<string> {
-  const text = (await readFile(join(EXAMPLES, 'governor.yaml'), 'utf8'))
-    .replace(/\nbreakers:\n(?:  .*\n)+/, '\n')
-    .replace(/  - id: prod-restart-budget\n(?:    .*\n)+/, '');
-  await writeFile(join(dir, 'governor.yaml'), text);
-  await copyFile(join(EXAMPLES, 'inventory.yaml'), join(dir, 'inventory.yaml'));
-  return join(dir, 'governor.yaml');
-}
-
 async function main(): Promise<void> {
   if (!process.send) throw new Error('serve-governor runs as a child process of bench/http.bench.ts');
   const dataDir = await mkdtemp(join(tmpdir(), 'governor-bench-'));
   const { createGovernor } = await loadMainApi();
   // GOVERNOR_BENCH_SERVER_LOG=error (or info, ...) turns the server's log on, to stderr.
   const level = process.env.GOVERNOR_BENCH_SERVER_LOG;
-  const governor = await createGovernor({ policyPath: await benchPolicy(dataDir), dataDir, logger: level ? { level } : false });
+  const governor = await createGovernor({ policyPath: await writeBenchPolicy(dataDir), dataDir, logger: level ? { level } : false });
   await governor.app.listen({ host: '127.0.0.1', port: 0 });
   for (const p of Object.values(PRINCIPALS)) {
     await governor.agents.register({ name: 'bench', groups: [] }, { id: p.agent, owner: 'bench', purpose: 'benchmark load', trust: 'production' });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { postgresReachable } from '../../test/helpers/postgres.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGovernorError } from '../core/errors.js';
 import {
@@ -14,21 +15,10 @@ import {
 const configured = process.env['GOVERNOR_TEST_DATABASE_URL'];
 const url = configured ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-async function reachable(connectionString: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString, connectionTimeoutMillis: 1000 });
-  try {
-    await client.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 // Skipped only when no database was configured and the default one is absent;
 // a configured database that cannot be reached fails the suite (CI).
-const skip = configured === undefined && !(await reachable(url));
+const skip = configured === undefined && !(await postgresReachable(url));
 
 function known(estimate: RowEstimate): Extract<RowEstimate, { known: true }> {
   if (!estimate.known) throw new Error(`expected a known estimate, got: ${estimate.reason}`);

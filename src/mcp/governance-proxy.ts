@@ -63,6 +63,16 @@ export interface GovernanceConfig {
   readonly maxConcurrentCalls?: number;
 }
 
+/** The optional limits of a session config, from proxy options that may leave them unset. */
+export function sessionLimits(options: Partial<Pick<GovernanceConfig, 'pendingTimeoutMs' | 'callTimeoutMs' | 'maxArgumentBytes' | 'maxConcurrentCalls'>>): Partial<GovernanceConfig> {
+  const limits: { -readonly [K in keyof GovernanceConfig]?: GovernanceConfig[K] } = {};
+  for (const key of ['pendingTimeoutMs', 'callTimeoutMs', 'maxArgumentBytes', 'maxConcurrentCalls'] as const) {
+    const value = options[key];
+    if (value !== undefined) limits[key] = value;
+  }
+  return limits;
+}
+
 /** The proxy's name towards upstream servers. */
 export const PROXY_INFO = { name: 'governor-mcp-proxy', version: '0.1.0' } as const;
 

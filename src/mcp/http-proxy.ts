@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { createGovernanceSession, GOVERNANCE_DEFAULTS, PROXY_INFO, safeServerName, type GovernanceConfig, type GovernanceSession, type ProxyLog } from './governance-proxy.js';
+import { createGovernanceSession, GOVERNANCE_DEFAULTS, PROXY_INFO, safeServerName, sessionLimits, type GovernanceConfig, type GovernanceSession, type ProxyLog } from './governance-proxy.js';
 import { createGovernorClient, verifyAgentCredential } from './governor-client.js';
 
 /** How to run the HTTP proxy. */
@@ -98,14 +98,7 @@ export async function startHttpProxy(options: HttpProxyOptions): Promise<HttpPro
       upstream,
       governor,
       log,
-      config: {
-        environment: options.environment,
-        serverName,
-        ...(options.pendingTimeoutMs === undefined ? {} : { pendingTimeoutMs: options.pendingTimeoutMs }),
-        ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
-        maxArgumentBytes,
-        ...(options.maxConcurrentCalls === undefined ? {} : { maxConcurrentCalls: options.maxConcurrentCalls }),
-      },
+      config: { ...sessionLimits(options), environment: options.environment, serverName, maxArgumentBytes },
     });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),

@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { createGovernanceSession, PROXY_INFO, safeServerName, type GovernanceConfig, type GovernanceSession, type ProxyLog } from './governance-proxy.js';
+import { createGovernanceSession, PROXY_INFO, safeServerName, sessionLimits, type GovernanceConfig, type GovernanceSession, type ProxyLog } from './governance-proxy.js';
 import { createGovernorClient, verifyAgentCredential, type AgentPrincipal } from './governor-client.js';
 
 /** How to run one stdio proxy. */
@@ -68,14 +68,7 @@ export async function startStdioProxy(options: StdioProxyOptions): Promise<Stdio
     upstream,
     governor,
     log,
-    config: {
-      environment: options.environment,
-      serverName,
-      ...(options.pendingTimeoutMs === undefined ? {} : { pendingTimeoutMs: options.pendingTimeoutMs }),
-      ...(options.callTimeoutMs === undefined ? {} : { callTimeoutMs: options.callTimeoutMs }),
-      ...(options.maxArgumentBytes === undefined ? {} : { maxArgumentBytes: options.maxArgumentBytes }),
-      ...(options.maxConcurrentCalls === undefined ? {} : { maxConcurrentCalls: options.maxConcurrentCalls }),
-    },
+    config: { ...sessionLimits(options), environment: options.environment, serverName },
   });
   const stdin = options.stdin ?? process.stdin;
   const stdout = options.stdout ?? process.stdout;
