@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { hash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import type { Io } from '../src/cli/args.js';
 import { buildFixture, fixtureLeaf, type Fixture } from './lib/audit-fixture.js';
 import { implementation, loadAuditApi, loadCliApi, loadMainApi, moduleUrl } from './lib/governor.js';
 import { closedLoop, collectGarbage, measureAsyncCalls, measureCalls, mergeClosedLoops, rssMiB, type ClosedLoopMeasured, type ClosedLoopResult, type LatencySummary } from './lib/measure.js';
+import { writeBenchPolicy } from './lib/bench-policy.js';
 import type { Bench, BenchReport, Table, TargetCheck } from './lib/report.js';
 import { createRandom, EXAMPLE_CASES } from './lib/synthetic-policy.js';
 
@@ -46,7 +47,6 @@ const PROOF_WARMUP_CALLS = 2_000;
 const PROOF_MAX_MS = 3_000;
 /** Every this many measured proofs, one is kept and verified afterwards. */
 const CHECK_EVERY = 32;
-const POLICY_DIR = fileURLToPath(new URL('../examples/', import.meta.url));
 const OUT_DIR = fileURLToPath(new URL('./out/', import.meta.url));
 const HTTP_REFERENCE = `${OUT_DIR}http-reference.json`;
 
@@ -77,7 +77,8 @@ interface DecisionRun extends ClosedLoopResult {
 
 async function decisionThroughput() {
   const dir = await mkdtemp(join(tmpdir(), 'governor-audit-bench-'));
-  for (const f of ['governor.yaml', 'inventory.yaml']) await copyFile(join(POLICY_DIR, f), join(dir, f));
+  // Uncarded agents act (no card leaves), no breakers or budget (a load loop is not a lockout).
+  await writeBenchPolicy(dir, (text) => text.replace('\ntrust:\n', '\ntrust:\n  unregistered: production\n'));
   const { createGovernor } = await loadMainApi();
   const { decisionLeaf, nodeAuditCrypto } = await loadAuditApi();
   const governor = await createGovernor({ policyPath: join(dir, 'governor.yaml'), logger: false });

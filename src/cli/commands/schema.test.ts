@@ -29,6 +29,18 @@ describe('governor schema', () => {
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
+  it('stores a versioned baseline from a DDL file, refuses one it cannot model, and diffs against it', async () => {
+    const data = join(dir, 'data');
+    const saved = await cli(['schema', 'snapshot', '--ddl', join(dir, 'baseline.sql'), '--database', 'orders-db', '--data-dir', data]);
+    expect(saved.code).toBe(0);
+    expect(saved.out).toMatch(/database orders-db: saved baseline v1 \(1 tables/);
+    expect((await cli(['schema', 'snapshot', '--ddl', join(dir, 'dynamic.sql'), '--database', 'orders-db', '--data-dir', data])).code).toBe(2);
+    expect((await cli(['schema', 'snapshot', '--ddl', join(dir, 'baseline.sql'), '--db', 'postgres://x', '--database', 'orders-db', '--data-dir', data])).code).toBe(2);
+    const drift = await cli(['schema', 'diff', 'orders-db', join(dir, 'drop.sql'), '--data-dir', data]);
+    expect(drift.code).toBe(1);
+    expect(drift.out).toContain('drops column public.users.email');
+  });
+
   it('diffs SQL against DDL: exit 1 and the report on drift, 0 without', async () => {
     const drift = await cli(['schema', 'diff', join(dir, 'baseline.sql'), join(dir, 'drop.sql')]);
     expect(drift.code).toBe(1);

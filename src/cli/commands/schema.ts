@@ -14,7 +14,7 @@ import { dataDirOf, formatDataImpact } from './check.js';
 export const schemaCommand: Command = {
   name: 'schema',
   summary: 'schema baselines: snapshot a database, diff SQL against a baseline',
-  help: `Usage: governor schema snapshot --db URL --database ID [--schemas a,b] [--force] [--config FILE] [--data-dir DIR]
+  help: `Usage: governor schema snapshot (--db URL | --ddl FILE) --database ID [--schemas a,b] [--force] [--config FILE] [--data-dir DIR]
        governor schema diff BASELINE ACTION.sql [--json] [--config FILE] [--data-dir DIR]
        governor schema baselines --database ID [--json] [--config FILE] [--data-dir DIR]
 
@@ -24,6 +24,8 @@ snapshot   reads the schema of a live PostgreSQL database (catalog only, in a
            DIR/baselines/ID/ (DIR defaults to .governor beside the policy file).
            Unchanged since the latest version: nothing is saved, unless --force.
            --schemas limits it to these schemas (default: all but system ones).
+           --ddl FILE takes the baseline from the DDL that builds the schema
+           instead (refused if any statement cannot be modeled).
 diff       classifies the SQL in ACTION.sql statement by statement and reports
            how it would drift from BASELINE: a database ID (its latest version),
            ID@N (version N), a baseline file (.json) or DDL that builds the
@@ -39,6 +41,7 @@ baseline cannot be read; otherwise 0.`,
         ...configFlag,
         'data-dir': { type: 'string' },
         db: { type: 'string' },
+        ddl: { type: 'string' },
         database: { type: 'string' },
         schemas: { type: 'string' },
         force: { type: 'boolean', default: false },
@@ -50,12 +53,19 @@ baseline cannot be read; otherwise 0.`,
     const dataDir = dataDirOf(values['data-dir'], resolve(io.cwd, values.config), io);
     if (sub === 'snapshot') {
       if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
-      if (!values.db) throw new UsageError('--db URL is required (the database to read the schema of)');
+      if ((values.db === undefined) === (values.ddl === undefined)) throw new UsageError('give --db URL (a live database) or --ddl FILE (the DDL that builds the schema), not both');
       if (!values.database) throw new UsageError('--database ID is required (the id the baseline is stored under)');
       const schemas = values.schemas?.split(',').map((s) => s.trim()).filter((s) => s !== '');
-      const schema = await snapshotPostgres(values.db, schemas ? { schemas } : {});
+      let schema: DatabaseSchema;
+      if (values.db !== undefined) schema = await snapshotPostgres(values.db, schemas ? { schemas } : {});
+      else {
+        const built = await schemaFromDdl(await readFile(resolve(io.cwd, values.ddl as string), 'utf8'));
+        // A DDL file Governor cannot model is not a known-good baseline.
+        if (!built.ok) throw new UsageError(`${values.ddl}: cannot build a baseline from it:\n${built.issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
+        schema = built.schema;
+      }
       const latest = values.force ? undefined : await latestBaseline(dataDir, values.database);
-      const saved = await saveBaseline(dataDir, values.database, schema, { source: 'postgres', skipIfUnchanged: !values.force });
+      const saved = await saveBaseline(dataDir, values.database, schema, { source: values.db !== undefined ? 'postgres' : 'ddl', skipIfUnchanged: !values.force });
       const tables = Object.keys(schema.tables).length;
       if (latest && latest.version === saved.version) io.out(`database ${saved.database}: unchanged since baseline v${saved.version} (${saved.digest.slice(0, 12)}); nothing saved`);
       else io.out(`database ${saved.database}: saved baseline v${saved.version} (${tables} tables, digest ${saved.digest.slice(0, 12)}) in ${dataDir}/baselines/${saved.database}/`);
