@@ -160,8 +160,8 @@ async function run(): Promise<BenchReport> {
         columns: ['state', 'decisions/s', 'p50 µs', 'p99 µs', 'heap MiB', 'rss MiB', 'verdicts'],
         rows: [none, loaded].map((o) => [o.label, o.perSecond, o.p50Us, o.p99Us, o.heapMiB, o.rssMiB, Object.entries(o.verdicts).map(([k, v]) => `${k} ${v}`).join(', ')]),
         notes: [
-          'Loaded: half of the 64 measured agents are new and act under a grant (one use taken per decision: a compare-and-set write); every decision draws on one of the 100 budgets (an atomic reservation: a write).',
-          'Both writes are group-committed with the decisions of other callers, but each is a commit the decision waits for before its own.',
+          'Loaded: half of the 64 measured agents are new and act under a grant (one use taken per decision: a compare-and-set); every decision draws on one of the 100 budgets (an atomic reservation).',
+          "The grant's use and the budget draw are the decision's conditions: written in the decision's own transaction (one commit), or the decision is refused and a deny recorded instead.",
         ],
       },
     ],

@@ -269,7 +269,7 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
   });
   await killSwitch.start();
   await agents.start();
-  const baseControls = createControls({ killSwitch, agents, grants, breakers, store, trust: () => policy.current().spec.trust });
+  const baseControls = createControls({ killSwitch, agents, grants, breakers, trust: () => policy.current().spec.trust });
   const metrics = new Metrics();
   const controls: typeof baseControls = {
     ...baseControls,

@@ -1,6 +1,8 @@
 import type { Action, Decision, Evaluation, Outcome, Principal, Reason } from '../core/types.js';
 import type { TrustSpec } from '../policy/policy.js';
-import type { Store } from '../store/store.js';
+import type { DecisionConditions } from '../store/store.js';
+import type { ConditionFailure } from '../store/budget-request.js';
+import type { TrustLevel } from './agents.js';
 import type { AgentRegistry } from './agents.js';
 import type { Breakers } from './breakers.js';
 import type { Grants } from './grants.js';
@@ -12,15 +14,31 @@ export interface Controls {
   gate(principal: Principal, action: Action): Reason | undefined;
   /**
    * For an action that would run or be held: the agent's card and trust level,
-   * a grant when its level does not cover the environment (one use taken), and
-   * the aggregate budgets it draws on (reserved atomically). A deny reason, or
-   * the grant used.
+   * a grant when its level does not cover the environment, and the aggregate
+   * budgets it draws on. A deny reason; or the grant it runs under and the
+   * conditions to store the decision with (the grant's use, the budget draws),
+   * which the store commits with the decision or refuses as a whole.
    */
-  admit(principal: Principal, evaluation: Evaluation, decisionId: string, now: number): Promise<{ readonly deny?: Reason; readonly grant?: string }>;
+  admit(principal: Principal, evaluation: Evaluation, now: number): Promise<{ readonly deny?: Reason; readonly grant?: string; readonly conditions?: DecisionConditions }>;
+  /** The deny reason of a decision whose conditions the store refused (CONDITION_FAILED details). */
+  refusal(principal: Principal, evaluation: Evaluation, details: ConditionFailure): Reason;
   /** A decision was recorded: breakers and the agent's record count it. */
   decided(decision: Decision, requestDigest: string): void;
   /** An outcome was recorded. */
   outcome(decision: Decision, outcome: Outcome): void;
+}
+
+function noGrantReason(principal: Principal, action: Action, level: TrustLevel, trust: TrustSpec): Reason {
+  const environments = level === 'new' ? [] : trust.levels[level];
+  const why = level === 'new' ? 'a new agent acts only under a grant' : `trust level ${level} covers ${environments.join(', ') || 'no environment'} without a grant`;
+  return {
+    rule: 'trust',
+    primitive: 'sandbox-grant',
+    effect: 'deny',
+    mode: 'enforce',
+    code: 'NO_GRANT',
+    message: `agent ${principal.agent} is at trust level ${level}: ${why}, and no active grant for task ${principal.task ?? '(none)'} covers ${action.tool} in ${action.environment}${(action.targets ?? []).length ? ` on ${(action.targets ?? []).map((t) => t.id).join(', ')}` : ''}`,
+  };
 }
 
 const CONTROL_CODES = new Set(['NO_GRANT', 'NO_AGENT_CARD', 'BUDGET_EXCEEDED', 'KILLED', 'KILL_STATE_STALE', 'CONTROL_STATE_UNAVAILABLE']);
@@ -31,16 +49,15 @@ export function createControls(options: {
   readonly agents: AgentRegistry;
   readonly grants: Grants;
   readonly breakers: Breakers;
-  readonly store: Store;
   readonly trust: () => TrustSpec;
 }): Controls {
-  const { killSwitch, agents, grants, breakers, store } = options;
+  const { killSwitch, agents, grants, breakers } = options;
   const deny = (primitive: Reason['primitive'], code: string, message: string, rule: string = primitive): Reason => ({ rule, primitive, effect: 'deny', mode: 'enforce', code, message });
 
   return {
     gate: (principal, action) => killSwitch.check(principal, action),
 
-    async admit(principal, evaluation, decisionId, now) {
+    async admit(principal, evaluation, now) {
       const action = evaluation.action;
       // Cached; a miss (a card registered by another process moments ago) reads the store.
       const card = agents.card(principal.agent) ?? (await agents.get(principal.agent));
@@ -54,50 +71,30 @@ export function createControls(options: {
         const environments = card.trust === 'new' ? [] : trust.levels[card.trust];
         needsGrant = !environments.includes('*') && !environments.includes(action.environment);
       }
-      const noGrant = () => {
-        const level = card?.trust ?? 'new';
-        const environments = level === 'new' ? [] : trust.levels[level];
-        const why = level === 'new' ? 'a new agent acts only under a grant' : `trust level ${level} covers ${environments.join(', ') || 'no environment'} without a grant`;
-        return {
-          deny: deny(
-            'sandbox-grant',
-            'NO_GRANT',
-            `agent ${principal.agent} is at trust level ${level}: ${why}, and no active grant for task ${principal.task ?? '(none)'} covers ${action.tool} in ${action.environment}${(action.targets ?? []).length ? ` on ${(action.targets ?? []).map((t) => t.id).join(', ')}` : ''}`,
-            'trust',
-          ),
-        };
-      };
-      // Read first, so an agent without a grant draws on no budget; then take the
-      // grant's use and reserve the budgets together (one group commit, not two).
+      const noGrant = () => ({ deny: noGrantReason(principal, action, card?.trust ?? 'new', trust) });
+      // Nothing is written here: the grant's use and the budget draws are the
+      // decision's conditions, committed with it in one transaction (or not at all).
       const candidate = needsGrant ? await grants.find(principal, action) : undefined;
       if (needsGrant && !candidate) return noGrant();
       const budgets = evaluation.budgets ?? [];
-      const [used, reserved] = await Promise.all([
-        candidate ? grants.use(principal, action, candidate) : undefined,
-        budgets.length > 0
-          ? store.budgets.reserve({ demands: budgets.map((b) => ({ key: b.key, amount: b.amount, max: b.max, since: now - b.windowSeconds * 1000 })), decisionId, at: now })
-          : undefined,
-      ]);
-      // A lost race for the last use of a grant: the budget drawn stays drawn (stricter, never looser).
-      if (needsGrant && !used) return noGrant();
-      const grant = used?.id;
-      if (reserved && !reserved.ok) {
-        const result = reserved;
-        const draw = budgets.find((b) => b.key === result.key);
-        const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 10000) / 100}` : 'unknown');
-        const fraction = draw?.scope.startsWith('trafficFraction') ?? false;
-        const show = (x: number) => (fraction ? `${pct(x)}%` : Number.isFinite(x) ? String(x) : 'unknown');
-        return {
-          deny: deny(
-            'budget',
-            'BUDGET_EXCEEDED',
-            `aggregate budget ${draw?.rule ?? result.key}: ${draw?.scope ?? result.key} over ${draw?.windowSeconds ?? '?'}s is ${show(result.used)} used by all agents; this action needs ${show(result.amount)}, more than the ${show(result.max)} budget`,
-            draw?.rule ?? 'budget',
-          ),
-          ...(grant ? { grant } : {}),
-        };
-      }
-      return grant ? { grant } : {};
+      const conditions: { -readonly [K in keyof DecisionConditions]: DecisionConditions[K] } = {};
+      if (budgets.length > 0) conditions.budgets = budgets.map((b) => ({ key: b.key, amount: b.amount, max: b.max, since: now - b.windowSeconds * 1000 }));
+      if (candidate) conditions.update = grants.useOf(candidate, now);
+      return { ...(candidate ? { grant: candidate.id } : {}), ...(Object.keys(conditions).length > 0 ? { conditions } : {}) };
+    },
+
+    refusal(principal, evaluation, details) {
+      if (details.kind === 'update') return noGrantReason(principal, evaluation.action, agents.card(principal.agent)?.trust ?? 'new', options.trust());
+      const draw = (evaluation.budgets ?? []).find((b) => b.key === details.key);
+      const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 10000) / 100}` : 'unknown');
+      const fraction = draw?.scope.startsWith('trafficFraction') ?? false;
+      const show = (x: number) => (fraction ? `${pct(x)}%` : Number.isFinite(x) ? String(x) : 'unknown');
+      return deny(
+        'budget',
+        'BUDGET_EXCEEDED',
+        `aggregate budget ${draw?.rule ?? details.key}: ${draw?.scope ?? details.key} over ${draw?.windowSeconds ?? '?'}s is ${show(details.used)} used by all agents; this action needs ${show(details.amount)}, more than the ${show(details.max)} budget`,
+        draw?.rule ?? 'budget',
+      );
     },
 
     decided(decision, requestDigest) {

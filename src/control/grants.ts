@@ -2,7 +2,7 @@ import { GovernorError } from '../core/errors.js';
 import type { Action, Operator, Principal } from '../core/types.js';
 import { eventLeaf } from '../audit/audit-leaf.js';
 import type { AuditCrypto } from '../audit/pure/audit-crypto.js';
-import type { ControlRecord, Store } from '../store/store.js';
+import type { ControlRecord, RecordUpdate, Store } from '../store/store.js';
 
 /** What a grant lets an agent do: every list given must contain the action's value. */
 export interface GrantScope {
@@ -37,13 +37,9 @@ export interface Grants {
   revokeWhere(match: (grant: Grant) => boolean, by: string, reason: string): Promise<number>;
   list(agent?: string): Promise<readonly Grant[]>;
   /** An active grant covering this action now (bound to the credential's task, in scope, not expired, uses left), without taking a use. */
-  find(principal: Principal, action: Action): Promise<Grant | undefined>;
-  /**
-   * Takes one use of an active grant covering this action (`first`, when
-   * found just before, is tried first); compare-and-set, so two concurrent
-   * decisions cannot take the last use. Undefined when none does.
-   */
-  use(principal: Principal, action: Action, first?: Grant): Promise<Grant | undefined>;
+  find(principal: Principal, action: Action): Promise<(Grant & { readonly version: number }) | undefined>;
+  /** The compare-and-set that takes one use of `grant` (as `find` read it): a decision's condition. */
+  useOf(grant: Grant & { readonly version: number }, now: number): Omit<RecordUpdate, 'leaf'>;
 }
 
 const KIND = 'grant';
@@ -143,24 +139,11 @@ export function createGrants(options: {
       return record ? withVersion(record) : undefined;
     },
 
-    async use(principal, action, first) {
-      const now = clock();
-      let candidate = first && (first as Versioned).version !== undefined ? (first as Versioned) : undefined;
-      for (let attempt = 0; attempt < 8; attempt++) {
-        if (!candidate) {
-          const records = await store.records.list({ kind: KIND, parent: principal.agent, state: 'active', limit: 1000 });
-          const record = records.find((r) => covers(toGrant(r), principal, action, now));
-          if (!record) return undefined;
-          candidate = withVersion(record);
-        }
-        const { version, ...grant } = candidate;
-        const uses = grant.uses + 1;
-        const state = uses >= grant.maxUses ? 'exhausted' : 'active';
-        const updated = await store.records.update({ kind: KIND, id: grant.id, version, state, body: { ...grant, uses, state }, at: new Date(now).toISOString() });
-        if (updated) return toGrant(updated);
-        candidate = undefined;
-      }
-      return undefined;
+    useOf(found, now) {
+      const { version, ...grant } = found;
+      const uses = grant.uses + 1;
+      const state = uses >= grant.maxUses ? 'exhausted' : 'active';
+      return { kind: KIND, id: grant.id, version, state, body: { ...grant, uses, state }, at: new Date(now).toISOString() };
     },
   };
 }

@@ -5,8 +5,9 @@ import { evaluatePolicy, type CompiledPolicy } from '../policy/index.js';
 import { decisionLeaf, outcomeLeaf } from '../audit/audit-leaf.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { AuditCrypto } from '../audit/pure/audit-crypto.js';
-import type { Store } from '../store/store.js';
+import type { DecisionConditions, Store } from '../store/store.js';
 import type { Controls } from '../control/controls.js';
+import type { ConditionFailure } from '../store/budget-request.js';
 import type { ActionFacts } from '../impact/action-facts.js';
 
 /** What the decision service needs from outside. */
@@ -92,6 +93,7 @@ export function createDecisionService(options: DecisionServiceOptions): Decision
       let reasons = evaluation.reasons;
       let approval = evaluation.approval && held(evaluation.approval, sha256Hex(canonicalJson(evaluation.action)), now);
       let grant: string | undefined;
+      let conditions: DecisionConditions | undefined;
       // The kill switch wins over everything, break-glass included.
       const killed = options.controls?.gate(principal, evaluation.action);
       const breakGlass = killed ? undefined : options.breakGlass?.covering(principal, evaluation.action);
@@ -107,20 +109,21 @@ export function createDecisionService(options: DecisionServiceOptions): Decision
       } else if (verdict !== 'deny' && options.controls) {
         let admitted: Awaited<ReturnType<Controls['admit']>>;
         try {
-          admitted = await options.controls.admit(principal, evaluation, id, now);
+          admitted = await options.controls.admit(principal, evaluation, now);
         } catch (err) {
           // Fail closed: a grant or budget that cannot be checked denies.
           options.onFault?.(err, 'grants and budgets');
           admitted = { deny: { rule: 'governor', primitive: 'default', effect: 'deny', mode: 'enforce', code: 'CONTROL_STATE_UNAVAILABLE', message: `grants and budgets could not be checked (${err instanceof Error ? err.message.split('\n')[0] : 'unknown error'}); denied` } };
         }
         grant = admitted.grant;
+        conditions = admitted.conditions;
         if (admitted.deny) {
           reasons = [...reasons, admitted.deny];
           verdict = 'deny';
           approval = undefined;
         }
       }
-      const decision: Decision = {
+      const build = (): Decision => ({
         id,
         verdict,
         state: STATE_OF[verdict],
@@ -135,13 +138,27 @@ export function createDecisionService(options: DecisionServiceOptions): Decision
         createdAt: new Date(now).toISOString(),
         ...(breakGlass ? { breakGlass } : {}),
         ...(grant ? { grant } : {}),
-      };
-      const result = await store.decisions.insert({
-        decision,
-        requestDigest,
-        leaf: decisionLeaf(options.audit.crypto, decision, requestDigest),
-        ...(action.idempotencyKey === undefined ? {} : { idempotencyKey: action.idempotencyKey }),
       });
+      const insert = (decision: Decision, with_?: DecisionConditions) =>
+        store.decisions.insert({
+          decision,
+          requestDigest,
+          leaf: decisionLeaf(options.audit.crypto, decision, requestDigest),
+          ...(action.idempotencyKey === undefined ? {} : { idempotencyKey: action.idempotencyKey }),
+          ...(with_ ? { conditions: with_ } : {}),
+        });
+      let result: Awaited<ReturnType<typeof insert>>;
+      try {
+        result = await insert(build(), conditions);
+      } catch (err) {
+        if (!(err instanceof GovernorError && err.code === 'CONDITION_FAILED' && options.controls)) throw err;
+        // A budget filled up or the grant's last use went to another decision meanwhile: nothing was written; record the deny.
+        reasons = [...reasons, options.controls.refusal(principal, evaluation, err.details as ConditionFailure)];
+        verdict = 'deny';
+        approval = undefined;
+        grant = undefined;
+        result = await insert(build());
+      }
       if (result.created) options.audit.log.appended(1);
       if (!result.created && result.requestDigest !== requestDigest) {
         throw new GovernorError('IDEMPOTENCY_CONFLICT', `idempotency key "${action.idempotencyKey}" was already used for a different action (decision ${result.decision.id})`);

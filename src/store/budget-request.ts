@@ -44,3 +44,12 @@ export function fits(used: number, amount: number, max: number): boolean {
 export function bucketMs(demand: { readonly since: number }, at: number): number {
   return Math.max(1000, Math.ceil((at - demand.since) / 100));
 }
+
+/** Which of a decision's conditions failed: the `details` of a CONDITION_FAILED error. */
+export type ConditionFailure = { readonly kind: 'budget'; readonly key: string; readonly used: number; readonly amount: number; readonly max: number } | { readonly kind: 'update'; readonly id: string };
+
+/** The error of a decision whose conditions did not hold (nothing of it was written). */
+export function conditionFailed(details: ConditionFailure): GovernorError {
+  const message = details.kind === 'budget' ? `budget ${details.key} is full (${details.used} used, ${details.amount} asked, ${details.max} allowed)` : `record ${details.id} changed before its update`;
+  return new GovernorError('CONDITION_FAILED', message, { details });
+}

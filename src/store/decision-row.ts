@@ -2,6 +2,14 @@ import { GovernorError } from '../core/errors.js';
 import type { Outcome } from '../core/types.js';
 import { jsonWithoutAudit } from './audit-leaf.js';
 import type { ListDecisionsOptions, NewDecision } from './store.js';
+import { toBudgetRequest, type BudgetRequest } from './budget-request.js';
+import { toRecordRow, type RecordRow } from './record-row.js';
+
+/** A decision's conditions, checked and flattened before they are queued. */
+export interface InsertConditions {
+  readonly budget?: BudgetRequest | undefined;
+  readonly update?: RecordRow | undefined;
+}
 
 /** Most decisions one `list` call returns, whatever limit the caller asks for. */
 export const MAX_LIST_LIMIT = 1000;
@@ -96,4 +104,14 @@ function toJson(value: unknown, what: string): string {
   }
   if (json === undefined) throw new GovernorError('BAD_REQUEST', `the ${what} cannot be stored as JSON`);
   return json;
+}
+
+/** Validates a decision's conditions before they are queued; undefined when it has none. */
+export function toInsertConditions(entry: NewDecision): InsertConditions | undefined {
+  const c = entry.conditions;
+  if (!c || ((!c.budgets || c.budgets.length === 0) && !c.update)) return undefined;
+  const at = Date.parse(entry.decision.createdAt);
+  const budget = c.budgets && c.budgets.length > 0 ? toBudgetRequest({ demands: c.budgets, decisionId: entry.decision.id, at: Number.isNaN(at) ? 0 : at }) : undefined;
+  const update = c.update ? toRecordRow(c.update) : undefined;
+  return { ...(budget ? { budget } : {}), ...(update ? { update } : {}) };
 }

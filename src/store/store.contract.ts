@@ -385,6 +385,43 @@ export function runStoreContract(name: string, engine: StoreContractEngine): voi
         expect(await a.budgets.used(key, now - 600_000)).toBeCloseTo(0.04);
       });
 
+      it('stores a decision with its conditions in one transaction, or nothing at all', async () => {
+        const [a, b] = await Promise.all([openStore(), openStore()]);
+        const key = uniqueName('budget');
+        const now = Date.now();
+        const agent = uniqueName('agent');
+        const draw = [{ key, amount: 0.04, max: 0.05, since: now - 600_000 }];
+        const results = await Promise.allSettled(
+          Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).decisions.insert({ ...makeAuditedDecision({ agent }), conditions: { budgets: draw } })),
+        );
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of results) if (r.status === 'rejected') expect(isGovernorError(r.reason, 'CONDITION_FAILED')).toBe(true);
+        expect(await a.decisions.list({ agent, limit: 50 })).toHaveLength(1);
+        expect(await a.budgets.used(key, now - 600_000)).toBeCloseTo(0.04);
+
+        // A compare-and-set of a record (a grant's use) with the decision.
+        const at = new Date(now).toISOString();
+        const id = uniqueName('grant');
+        const { record } = await a.records.insert({ kind: 'grant', id, state: 'active', body: { uses: 0 }, at });
+        const used = await a.decisions.insert({ ...makeAuditedDecision({ agent }), conditions: { update: { kind: 'grant', id, version: record.version, state: 'active', body: { uses: 1 }, at } } });
+        expect(used.created).toBe(true);
+        expect((await a.records.get('grant', id))?.body).toEqual({ uses: 1 });
+        const stale = makeAuditedDecision({ agent });
+        await expectCode(b.decisions.insert({ ...stale, conditions: { update: { kind: 'grant', id, version: record.version, state: 'active', body: { uses: 1 }, at } } }), 'CONDITION_FAILED');
+        expect(await b.decisions.get(stale.decision.id)).toBeUndefined();
+        // (Leaf counts are not checked here: the PostgreSQL log is shared with concurrent test files.)
+      });
+
+      it('applies no condition for an idempotent retry', async () => {
+        const store = await openStore();
+        const key = uniqueName('budget');
+        const now = Date.now();
+        const entry = { ...makeAuditedDecision({ agent: uniqueName('agent') }), idempotencyKey: 'k-1', conditions: { budgets: [{ key, amount: 1, max: 10, since: now - 1000 }] } };
+        expect((await store.decisions.insert(entry)).created).toBe(true);
+        expect((await store.decisions.insert(entry)).created).toBe(false);
+        expect(await store.budgets.used(key, now - 1000)).toBe(1);
+      });
+
       it('slides the window, takes all demands or none, and refuses malformed ones', async () => {
         const store = await openStore();
         const [k1, k2] = [uniqueName('budget'), uniqueName('budget')];

@@ -33,6 +33,19 @@ export interface NewDecision {
    * `audit` is set to `{ index, leafHash }`.
    */
   readonly leaf?: NewLeaf;
+  /**
+   * Writes that must succeed in the same transaction, only when the decision
+   * is created: aggregate budgets it draws on, and a compare-and-set of a
+   * record (a grant's use). If one fails, nothing is written and the insert
+   * rejects with CONDITION_FAILED (details say which).
+   */
+  readonly conditions?: DecisionConditions;
+}
+
+/** See `NewDecision.conditions`. */
+export interface DecisionConditions {
+  readonly budgets?: readonly BudgetDemand[];
+  readonly update?: Omit<RecordUpdate, 'leaf'>;
 }
 
 /** An audit leaf: its exact bytes and its RFC 6962 leaf hash, SHA-256(0x00 ‖ bytes). */

@@ -2,7 +2,8 @@ import { GovernorError } from '../../core/errors.js';
 import type { AuditRef, Decision, DecisionState, Outcome } from '../../core/types.js';
 import type { AuditCrypto } from '../../audit/pure/audit-crypto.js';
 import { checkLeaf, withAuditRef, type CheckedLeaf } from '../audit-leaf.js';
-import { listLimit, toDecisionRow, toOutcomeJson, toResolutionJson, type DecisionRow } from '../decision-row.js';
+import { listLimit, toDecisionRow, toInsertConditions, toOutcomeJson, toResolutionJson, type DecisionRow, type InsertConditions } from '../decision-row.js';
+import { bucketMs, conditionFailed, fits } from '../budget-request.js';
 import type { Settled } from '../group-commit.js';
 import type { BatchLog } from '../leaf-batch.js';
 import type { DecisionRepository, InsertDecisionResult, ListDecisionsOptions, NewDecision, NewLeaf, TransitionChange } from '../store.js';
@@ -23,6 +24,7 @@ interface InsertItem {
   readonly row: DecisionRow;
   readonly decision: Decision;
   readonly leaf: CheckedLeaf | undefined;
+  readonly conditions?: InsertConditions | undefined;
 }
 
 interface TransitionItem {
@@ -54,6 +56,7 @@ export class PostgresDecisionRepository implements DecisionRepository {
   readonly #crypto: AuditCrypto;
   readonly #table: string;
   readonly #insertKind: PostgresWriteKind<InsertItem, InsertDecisionResult>;
+  readonly #conditionalKind: PostgresWriteKind<InsertItem, InsertDecisionResult>;
   readonly #transitionKind: PostgresWriteKind<TransitionItem, Decision | undefined>;
   readonly #outcomeKind: PostgresWriteKind<OutcomeItem, Decision>;
 
@@ -66,6 +69,34 @@ export class PostgresDecisionRepository implements DecisionRepository {
       name: 'decisions.insert',
       audited: (item) => item.leaf !== undefined,
       write: (client, items, log) => insertDecisions(client, decisions, items, log),
+    };
+    const records = table('records');
+    const usage = table('budget_usage');
+    this.#conditionalKind = {
+      name: 'decisions.insertConditional',
+      audited: (item) => item.leaf !== undefined,
+      write: async (client, items, log) => {
+        // Every budget key of the run, locked once, in order (replicas never deadlock).
+        const keys = [...new Set(items.flatMap((i) => i.conditions?.budget?.demands.map((d) => d.key) ?? []))].sort();
+        for (const key of keys) await client.query("SELECT pg_advisory_xact_lock(hashtextextended('governor.budget:' || $1, 0))", [key]);
+        const results: Settled<InsertDecisionResult>[] = [];
+        for (const item of items) {
+          // Conditions first, in a savepoint: undone if they fail or if the insert finds an earlier decision (an idempotent retry).
+          await client.query('SAVEPOINT governor_conditions');
+          const failed = await applyConditions(client, usage, records, item.conditions);
+          if (failed) {
+            await client.query('ROLLBACK TO SAVEPOINT governor_conditions');
+            await client.query('RELEASE SAVEPOINT governor_conditions');
+            results.push({ ok: false, error: failed });
+            continue;
+          }
+          const [result] = await insertDecisions(client, decisions, [item], log);
+          if (result === undefined || !result.ok || !result.value.created) await client.query('ROLLBACK TO SAVEPOINT governor_conditions');
+          await client.query('RELEASE SAVEPOINT governor_conditions');
+          results.push(result ?? { ok: false, error: new GovernorError('INTERNAL', 'a conditional insert returned nothing') });
+        }
+        return results;
+      },
     };
     this.#transitionKind = {
       name: 'decisions.transition',
@@ -82,6 +113,8 @@ export class PostgresDecisionRepository implements DecisionRepository {
   async insert(entry: NewDecision): Promise<InsertDecisionResult> {
     const row = toDecisionRow(entry);
     const leaf = entry.leaf === undefined ? undefined : checkLeaf(this.#crypto, entry.leaf);
+    const conditions = toInsertConditions(entry);
+    if (conditions) return this.#connection.write(this.#conditionalKind, { row, decision: entry.decision, leaf, conditions });
     return this.#connection.write(this.#insertKind, { row, decision: entry.decision, leaf });
   }
 
@@ -324,6 +357,33 @@ async function recordOutcomes(
     });
   }
   return results;
+}
+
+/** Runs a decision's conditions; the error when one fails (the caller rolls back), undefined when all held. */
+async function applyConditions(client: PostgresQueryable, usage: string, records: string, conditions: InsertConditions | undefined): Promise<GovernorError | undefined> {
+  const budget = conditions?.budget;
+  if (budget) {
+    for (const d of budget.demands) {
+      const width = bucketMs(d, budget.at);
+      const { rows } = await client.query(`SELECT coalesce(sum(amount), 0)::float8 AS used FROM ${usage} WHERE key = $1 AND bucket >= $2`, [d.key, Math.floor(d.since / width)]);
+      const used = Number((rows[0] as { used: number }).used);
+      if (!fits(used, d.amount, d.max)) return conditionFailed({ kind: 'budget', key: d.key, used, amount: d.amount, max: d.max });
+    }
+    await client.query(
+      `INSERT INTO ${usage} AS u (key, bucket, amount) SELECT * FROM unnest($1::text[], $2::bigint[], $3::float8[])
+       ON CONFLICT (key, bucket) DO UPDATE SET amount = u.amount + excluded.amount`,
+      [budget.demands.map((d) => d.key), budget.demands.map((d) => Math.floor(budget.at / bucketMs(d, budget.at))), budget.demands.map((d) => d.amount)],
+    );
+  }
+  const update = conditions?.update;
+  if (update) {
+    const { rowCount } = await client.query(
+      `UPDATE ${records} SET state = $3, version = $4, body = $5::jsonb, updated_at = $6 WHERE kind = $1 AND id = $2 AND version = $4 - 1`,
+      [update.kind, update.id, update.state, update.version, update.body, update.at],
+    );
+    if (rowCount !== 1) return conditionFailed({ kind: 'update', id: update.id });
+  }
+  return undefined;
 }
 
 function scopedKey(agent: string, key: string): string {

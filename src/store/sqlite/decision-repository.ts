@@ -1,10 +1,13 @@
 import { GovernorError } from '../../core/errors.js';
 import type { AuditRef, Decision, DecisionState, Outcome } from '../../core/types.js';
 import { copyLeaf, withAuditRef, type CheckedLeaf } from '../audit-leaf.js';
-import { listLimit, toDecisionRow, toOutcomeJson, toResolutionJson, type DecisionRow } from '../decision-row.js';
+import { listLimit, toDecisionRow, toInsertConditions, toOutcomeJson, toResolutionJson, type DecisionRow, type InsertConditions } from '../decision-row.js';
 import type { BatchLog } from '../leaf-batch.js';
 import type { DecisionRepository, InsertDecisionResult, ListDecisionsOptions, NewDecision, NewLeaf, TransitionChange } from '../store.js';
 import type { SqliteConnection, SqliteDatabase, SqliteStatement } from './sqlite-connection.js';
+import { conditionFailed } from '../budget-request.js';
+import type { SqliteBudgetWrites } from './budget-repository.js';
+import type { SqliteRecordWrites } from './record-repository.js';
 
 interface BodyRow {
   readonly body: string;
@@ -54,7 +57,8 @@ export class SqliteDecisionRepository implements DecisionRepository {
   async insert(entry: NewDecision): Promise<InsertDecisionResult> {
     const row = toDecisionRow(entry);
     const leaf = entry.leaf === undefined ? undefined : copyLeaf(entry.leaf);
-    const result = await this.#connection.write({ op: 'insert', row, leaf });
+    const conditions = toInsertConditions(entry);
+    const result = await this.#connection.write({ op: 'insert', row, leaf, ...(conditions ? { conditions } : {}) });
     if (!result.created) {
       return { decision: parse(result), requestDigest: result.requestDigest, created: false };
     }
@@ -104,8 +108,12 @@ export class SqliteDecisionWrites {
   readonly #recordOutcome: SqliteStatement;
   readonly #hasOutcome: SqliteStatement;
   readonly #transition: SqliteStatement;
+  readonly #records: SqliteRecordWrites;
+  readonly #budgets: SqliteBudgetWrites;
 
-  constructor(db: SqliteDatabase) {
+  constructor(db: SqliteDatabase, records: SqliteRecordWrites, budgets: SqliteBudgetWrites) {
+    this.#records = records;
+    this.#budgets = budgets;
     // ON CONFLICT DO NOTHING covers both the primary key and (agent,
     // idempotency_key); which one fired is found out afterwards.
     this.#insert = db.prepare(`
@@ -137,13 +145,18 @@ export class SqliteDecisionWrites {
    * throws STORE_CONFLICT for an id already taken. The leaf is taken only when
    * the decision is created, as the write's last step.
    */
-  insert(row: DecisionRow, leaf: CheckedLeaf | undefined, log: BatchLog): InsertWriteResult {
+  insert(row: DecisionRow, leaf: CheckedLeaf | undefined, log: BatchLog, conditions?: InsertConditions): InsertWriteResult {
     if (leaf === undefined) {
-      if (this.#insert.run(row).changes === 1) return { created: true };
+      if (this.#insert.run(row).changes === 1) {
+        this.#apply(conditions, log);
+        return { created: true };
+      }
     } else {
       const audit: AuditRef = { index: log.next, leafHash: leaf.hex };
       if (this.#insert.run({ ...row, body: withAuditRef(row.body, audit) }).changes === 1) {
         log.take(leaf);
+        // A condition that fails throws: the writer rolls this write back, leaf included.
+        this.#apply(conditions, log);
         return { created: true, audit };
       }
     }
@@ -152,6 +165,16 @@ export class SqliteDecisionWrites {
       if (existing !== undefined) return { created: false, body: existing.body, requestDigest: existing.request_digest };
     }
     throw new GovernorError('STORE_CONFLICT', `a decision with id ${row.id} already exists`);
+  }
+
+  #apply(conditions: InsertConditions | undefined, log: BatchLog): void {
+    if (conditions?.budget) {
+      const reserved = this.#budgets.reserve(conditions.budget);
+      if (!reserved.ok) throw conditionFailed({ kind: 'budget', key: reserved.key, used: reserved.used, amount: reserved.amount, max: reserved.max });
+    }
+    if (conditions?.update && this.#records.update(conditions.update, undefined, log) === undefined) {
+      throw conditionFailed({ kind: 'update', id: conditions.update.id });
+    }
   }
 
   /** Records the outcome once (`json` without `audit` when there is a leaf); returns the decision's body. NOT_FOUND, CONFLICT. */

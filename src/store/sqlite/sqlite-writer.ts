@@ -10,6 +10,7 @@ import type { BudgetReservation, NewLeaf } from '../store.js';
 import { SqliteAuditLog } from './audit-log.js';
 import { SqliteAuditWrites } from './audit-repository.js';
 import { SqliteDecisionWrites, type InsertWriteResult } from './decision-repository.js';
+import type { InsertConditions } from '../decision-row.js';
 import { SqliteRecordWrites, type RecordInsertResult } from './record-repository.js';
 import type { RecordRow, StoredRecordRow } from '../record-row.js';
 import type { BudgetRequest } from '../budget-request.js';
@@ -25,7 +26,7 @@ import type { SqliteDatabase, SqliteStatement } from './sqlite-connection.js';
  * atomically with the decisions of the same batch.
  */
 export type SqliteWriteCommand<L = NewLeaf> =
-  | { readonly op: 'insert'; readonly row: DecisionRow; readonly leaf?: L | undefined }
+  | { readonly op: 'insert'; readonly row: DecisionRow; readonly leaf?: L | undefined; readonly conditions?: InsertConditions | undefined }
   | { readonly op: 'outcome'; readonly id: string; readonly json: string; readonly leaf?: L | undefined }
   | {
       readonly op: 'transition';
@@ -122,10 +123,10 @@ export class SqliteWriter implements SqliteBatchWriter {
     this.#db = db;
     this.#crypto = crypto;
     this.#log = log;
-    this.#decisions = new SqliteDecisionWrites(db);
-    this.#audit = new SqliteAuditWrites(db, log);
     this.#records = new SqliteRecordWrites(db);
     this.#budgets = new SqliteBudgetWrites(db);
+    this.#decisions = new SqliteDecisionWrites(db, this.#records, this.#budgets);
+    this.#audit = new SqliteAuditWrites(db, log);
     this.#begin = db.prepare('BEGIN IMMEDIATE');
     this.#commit = db.prepare('COMMIT');
     this.#rollback = db.prepare('ROLLBACK');
@@ -214,7 +215,7 @@ export class SqliteWriter implements SqliteBatchWriter {
     // A leaf whose hash does not match its bytes fails its write alone (BAD_REQUEST), before anything is written.
     switch (command.op) {
       case 'insert':
-        return this.#decisions.insert(command.row, this.#verify(command.leaf), log);
+        return this.#decisions.insert(command.row, this.#verify(command.leaf), log, command.conditions);
       case 'outcome':
         return this.#decisions.recordOutcome(command.id, command.json, this.#verify(command.leaf), log);
       case 'transition':
