@@ -12,6 +12,7 @@ import { GovernorError } from './core/errors.js';
 import type { Principal } from './core/types.js';
 import { createDecisionService, type DecisionService } from './decisions/decision-service.js';
 import { createActionAnalyzers } from './analyzers/action-analyzers.js';
+import { loadSqlParser } from './analyzers/pg-parser.js';
 import { ApprovalEvents } from './approvals/approval-events.js';
 import { createApprovalService, type ApprovalService } from './approvals/approval-service.js';
 import { createBreakGlassService, type BreakGlassService } from './approvals/break-glass.js';
@@ -291,6 +292,8 @@ export async function createGovernor(options: GovernorOptions): Promise<Governor
   });
   killSwitch.subscribe((kill) => metrics.inc('governor_kills_total', 'Kills, by source (operator or breaker).', { source: kill.source }));
   // SQL, rows and drift are analyzed before each decision; EXPLAIN connections come from the environment.
+  // The first SQL decision should not pay for loading the parser's WebAssembly: start it now (a failure shows on that decision).
+  void loadSqlParser().catch(() => undefined);
   const analyzers = createActionAnalyzers({ dataDir, policyDir: dirname(resolve(options.policyPath)), env: process.env });
   const decisions = createDecisionService({
     policy: () => policy.current(),
