@@ -89,6 +89,9 @@ describe('MCP routes: whoami, tool visibility and pins', () => {
   it('bounds and validates the tool list', async () => {
     expect((await call('POST', '/v1/mcp/tools', agent(), { server: 'x', environment: 'prod', tools: [restart, restart] })).status).toBe(400);
     expect((await call('POST', '/v1/mcp/tools', agent(), { server: 'x y', environment: 'prod', tools: [] })).status).toBe(400);
+    let deep: Record<string, unknown> = { type: 'object' };
+    for (let i = 0; i < 40; i++) deep = { type: 'object', properties: { a: deep } };
+    expect((await call('POST', '/v1/mcp/tools', agent(), { server: 'x', environment: 'prod', tools: [{ name: 'deep', inputSchema: deep }] })).status).toBe(400);
     const many = Array.from({ length: 1001 }, (_, i) => ({ name: `t${i}` }));
     expect((await call('POST', '/v1/mcp/tools', agent(), { server: 'x', environment: 'prod', tools: many })).status).toBe(400);
   });

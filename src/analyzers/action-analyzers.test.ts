@@ -16,6 +16,14 @@ describe('createActionAnalyzers', () => {
   });
   afterAll(() => t.cleanup());
 
+  it('is needed for SQL (in the action or the tool parameter) and configuration tools only', () => {
+    const analyzers = createActionAnalyzers({ dataDir: '/nonexistent', policyDir: '/nonexistent', env: {}, explain: false });
+    expect(analyzers.needed(policy, sql('select 1'))).toBe(true);
+    expect(analyzers.needed(policy, { tool: 'restart_service', environment: 'prod', sql: 'select 1' })).toBe(true);
+    expect(analyzers.needed(policy, { tool: 'restart_service', environment: 'prod', params: { service: 'search' } })).toBe(false);
+    expect(analyzers.needed(policy, { tool: 'not-in-the-catalog', environment: 'prod' })).toBe(false);
+  });
+
   it('classifies the SQL of the tool parameter and names the data store it runs on', async () => {
     const facts = await t.facts(policy, sql('select 1; update users set email = null where id = 1'));
     expect(facts.sql).toMatchObject({

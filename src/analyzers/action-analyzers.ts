@@ -42,6 +42,12 @@ export interface ActionAnalyzers {
    * fail closed; a fault of the analyzer itself rejects.
    */
   analyze(policy: CompiledPolicy, action: Action): Promise<ActionFacts>;
+  /**
+   * Whether `analyze` has anything to do for this action (SQL, in the action
+   * or in the tool's SQL parameter, or a configuration tool): most actions
+   * have neither and skip the step entirely. Cheap, synchronous.
+   */
+  needed(policy: CompiledPolicy, action: Action): boolean;
   /** Ends the estimators' connection pools. */
   close(): Promise<void>;
 }
@@ -156,6 +162,12 @@ export function createActionAnalyzers(options: ActionAnalyzersOptions): ActionAn
   };
 
   return {
+    needed(policy, action) {
+      if (action.sql !== undefined) return true;
+      const tool = policy.tool(action.tool);
+      return tool !== undefined && (tool.sqlParam !== undefined || tool.config !== undefined);
+    },
+
     async analyze(policy, requested) {
       const tool = policy.tool(requested.tool);
       // The same normalization the evaluation applies: the SQL in the tool's parameter, the targets it names.

@@ -55,6 +55,7 @@ describe('the analyzers step of the decision service', () => {
   it('passes the facts the analyzers found', async () => {
     const seen: Action[] = [];
     const analyzers = {
+      needed: () => true,
       analyze: (_p: unknown, action: Action): Promise<ActionFacts> => {
         seen.push(action);
         return Promise.resolve({ sql: { source: 'select 1', sql: { analyzed: true, class: 'read', destructive: false, writes: false, ddl: false, statements: [] }, rows: { known: true, rows: 0, maxFraction: 0, statements: [] }, drift: { drifting: false, baselines: [], changes: [], issues: [] } } });
@@ -65,9 +66,23 @@ describe('the analyzers step of the decision service', () => {
     expect(d.impact.sql).toMatchObject({ analyzed: true, class: 'read' });
   });
 
+  it('skips the analyzers for an action they have nothing to say about', async () => {
+    let calls = 0;
+    const analyzers = {
+      needed: () => false,
+      analyze: (): Promise<ActionFacts> => {
+        calls++;
+        return Promise.reject(new Error('must not run'));
+      },
+    };
+    const d = await service({ analyzers }).decide(DEPLOYER, RESTART);
+    expect(calls).toBe(0);
+    expect(d.reasons.some((r) => r.code === 'ANALYSIS_FAILED')).toBe(false);
+  });
+
   it('denies when an analyzer throws: the impact is unknown, and says why', async () => {
     const faults: string[] = [];
-    const analyzers = { analyze: () => Promise.reject(new Error('the parser exploded')) };
+    const analyzers = { needed: () => true, analyze: () => Promise.reject(new Error('the parser exploded')) };
     const d = await service({ analyzers, onFault: (_err, context) => faults.push(context) }).decide(DEPLOYER, SQL);
     expect(d.verdict).toBe('deny');
     expect(d.reasons).toContainEqual(expect.objectContaining({ code: 'ANALYSIS_FAILED', message: 'the action could not be analyzed (the parser exploded), so its impact is unknown; denied' }));
@@ -77,7 +92,7 @@ describe('the analyzers step of the decision service', () => {
   });
 
   it('denies when the analyzers take too long', async () => {
-    const analyzers = { analyze: () => new Promise<ActionFacts>(() => undefined) };
+    const analyzers = { needed: () => true, analyze: () => new Promise<ActionFacts>(() => undefined) };
     const started = performance.now();
     const d = await service({ analyzers, analyzerTimeoutMs: 50 }).decide(DEPLOYER, RESTART);
     expect(performance.now() - started).toBeLessThan(2000);

@@ -32,7 +32,7 @@ export interface DecisionServiceOptions {
    * What is found out about an action before it is evaluated (its SQL, rows,
    * schema and configuration drift). A fault or a timeout denies the action.
    */
-  readonly analyzers?: { analyze(policy: CompiledPolicy, action: Action): Promise<ActionFacts> };
+  readonly analyzers?: { analyze(policy: CompiledPolicy, action: Action): Promise<ActionFacts>; needed(policy: CompiledPolicy, action: Action): boolean };
   /** Longest the analyzers may take for one action, ms (default 5000). */
   readonly analyzerTimeoutMs?: number;
 }
@@ -59,7 +59,8 @@ export function createDecisionService(options: DecisionServiceOptions): Decision
   /** The analyzers' facts; a fault or a timeout becomes a failure fact, which denies (fail closed). */
   const analyze = async (policy: CompiledPolicy, action: Action): Promise<ActionFacts> => {
     const analyzers = options.analyzers;
-    if (!analyzers) return {};
+    // Most actions carry no SQL and change no configuration: no timer, no promise.
+    if (!analyzers?.needed(policy, action)) return {};
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {

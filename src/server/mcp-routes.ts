@@ -4,9 +4,12 @@ import type { Operator, Principal } from '../core/types.js';
 import type { ToolDefinition, ToolPins } from '../control/tool-pins.js';
 import type { CompiledPolicy } from '../policy/index.js';
 import { toolVisibility } from '../policy/tool-visibility.js';
+import { jsonDepth } from '../decisions/schemas.js';
 
 /** Most tools one upstream may list. */
 export const MAX_TOOLS = 1000;
+/** Deepest tool input schema accepted. */
+export const MAX_SCHEMA_DEPTH = 32;
 
 const name = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' } as const;
 
@@ -52,6 +55,8 @@ export function registerMcpRoutes(
       const names = new Set<string>();
       for (const t of tools) {
         if (names.has(t.name)) throw new GovernorError('BAD_REQUEST', `tool "${t.name}" is listed twice`);
+        // Hashing walks the schema: an upstream cannot make it recurse without bound.
+        if (jsonDepth(t.inputSchema, MAX_SCHEMA_DEPTH + 1) > MAX_SCHEMA_DEPTH) throw new GovernorError('BAD_REQUEST', `the input schema of tool "${t.name}" nests deeper than ${MAX_SCHEMA_DEPTH} levels`);
         names.add(t.name);
       }
       const pins = await services.toolPins.check(principal, server, tools);
